@@ -1,0 +1,60 @@
+using Checkpointing;
+using Checkpointing.Internal;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the Checkpointing SDK.</summary>
+public static class CheckpointingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers the runner (<see cref="CheckpointRunner"/>), the editor (<see cref="CheckpointEditor"/>), the queries
+    /// (<see cref="CheckpointQueries"/>) and the defaults: an in-memory metadata store, a file-system blob store and an
+    /// in-process event bus. Calling it again adds to the same configuration.
+    /// </summary>
+    /// <param name="services">The service collection.</param>
+    /// <param name="configure">Adds pipelines, stores and backends.</param>
+    /// <param name="configureOptions">Sets <see cref="CheckpointingOptions"/>; validated at start-up.</param>
+    /// <returns>The builder, for provider packages' <c>UseXxx</c> methods.</returns>
+    public static CheckpointingBuilder AddCheckpointing(
+        this IServiceCollection services,
+        Action<CheckpointingBuilder>? configure = null,
+        Action<CheckpointingOptions>? configureOptions = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var builder = new CheckpointingBuilder(services);
+        if (!services.Any(d => d.ServiceType == typeof(CheckpointingMarker)))
+        {
+            services.AddSingleton<CheckpointingMarker>();
+            services.AddOptions<CheckpointingOptions>().ValidateOnStart();
+            services.AddOptions<FileSystemBlobStoreOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CheckpointingOptions>, CheckpointingOptionsValidator>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FileSystemBlobStoreOptions>, FileSystemBlobStoreOptionsValidator>());
+            services.TryAddSingleton(TimeProvider.System);
+            services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
+            services.TryAddSingleton(typeof(ILogger<>), typeof(Logger<>));
+            services.TryAddSingleton<ICheckpointStore, InMemoryCheckpointStore>();
+            services.TryAddSingleton<IBlobStore, FileSystemBlobStore>();
+            services.TryAddSingleton<ICheckpointEventBus, InMemoryEventBus>();
+            services.TryAddSingleton<PipelineRegistry>();
+            services.TryAddSingleton<SdkServices>();
+            services.TryAddSingleton<RunExecutor>();
+            services.TryAddSingleton(sp => new CheckpointRunner(sp.GetRequiredService<RunExecutor>()));
+            services.TryAddSingleton(sp => new CheckpointEditor(sp.GetRequiredService<RunExecutor>()));
+            services.TryAddSingleton(sp => new CheckpointQueries(sp.GetRequiredService<SdkServices>()));
+        }
+
+        if (configureOptions is not null)
+        {
+            services.Configure(configureOptions);
+        }
+
+        configure?.Invoke(builder);
+        return builder;
+    }
+
+    private sealed class CheckpointingMarker;
+}

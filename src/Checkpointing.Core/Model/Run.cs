@@ -1,0 +1,59 @@
+using System.Text.Json;
+
+namespace Checkpointing;
+
+/// <summary>The lifecycle state of a <see cref="Run"/>.</summary>
+public enum RunStatus
+{
+    /// <summary>Created, no phase has started yet.</summary>
+    Queued,
+    /// <summary>A phase is executing (see <see cref="Run.CurrentPhase"/>).</summary>
+    Running,
+    /// <summary>A checkpoint awaits review at <see cref="Run.CurrentPhase"/>.</summary>
+    Paused,
+    /// <summary>The terminal phase finished and its checkpoint was approved.</summary>
+    Completed,
+    /// <summary>A phase failed; see <see cref="Run.Error"/>. The run can be retried.</summary>
+    Failed,
+    /// <summary>The run was cancelled by a caller.</summary>
+    Cancelled,
+}
+
+/// <summary>One execution of a pipeline for one input.</summary>
+/// <param name="Id">The run id.</param>
+/// <param name="Pipeline">The name of the pipeline the run executes.</param>
+/// <param name="OwnerId">Who started the run (opaque to the SDK).</param>
+/// <param name="Input">The run's input, as JSON.</param>
+/// <param name="AutoContinue">When true, checkpoints are approved and the next phase starts without pausing.</param>
+/// <param name="Status">The run's status.</param>
+/// <param name="CurrentPhase">The phase running or awaiting review, if any.</param>
+/// <param name="CurrentBranch">The branch of the phase running, awaiting review or last failed.</param>
+/// <param name="ParentCheckpointId">The checkpoint the running (or last failed) phase continues from; null for phase 1.</param>
+/// <param name="Error">The error of the last failure, when <see cref="Status"/> is <see cref="RunStatus.Failed"/>.</param>
+/// <param name="Cost">The total cost of everything generated for this run.</param>
+/// <param name="Budget">An optional spending limit; the runner stops before exceeding it.</param>
+/// <param name="CreatedAt">When the run was created.</param>
+/// <param name="UpdatedAt">When the run last changed.</param>
+public sealed record Run(
+    Guid Id,
+    string Pipeline,
+    string OwnerId,
+    JsonElement Input,
+    bool AutoContinue,
+    RunStatus Status,
+    int? CurrentPhase,
+    string? CurrentBranch,
+    Guid? ParentCheckpointId,
+    string? Error,
+    decimal Cost,
+    decimal? Budget,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset UpdatedAt);
+
+/// <summary>The mutable state of a run, written by the runner.</summary>
+/// <param name="Status">The status.</param>
+/// <param name="Phase">The phase running or awaiting review.</param>
+/// <param name="Branch">The branch of that phase.</param>
+/// <param name="ParentCheckpointId">The checkpoint that phase continues from.</param>
+/// <param name="Error">The error, for <see cref="RunStatus.Failed"/>.</param>
+public sealed record RunState(RunStatus Status, int? Phase, string? Branch, Guid? ParentCheckpointId, string? Error = null);

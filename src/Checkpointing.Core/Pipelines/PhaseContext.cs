@@ -1,0 +1,251 @@
+using System.Text.Json;
+using Checkpointing.Internal;
+using Microsoft.Extensions.Logging;
+
+namespace Checkpointing;
+
+/// <summary>
+/// What a phase sees while it runs: the run, its place in the checkpoint tree, the artifacts of its lineage (at the
+/// exact versions it consumes), the blob store, and crash-safe access to generation backends.
+/// </summary>
+public class PhaseContext
+{
+    private readonly Dictionary<(string Type, string Key), ArtifactPin> _inputs;
+    private int _slot;
+    private long _generationCostTicks;
+
+    internal PhaseContext(
+        SdkServices sdk,
+        Run run,
+        PipelineDefinition pipeline,
+        int phaseNumber,
+        string branch,
+        Checkpoint? parent,
+        IReadOnlyList<ArtifactPin> inputs,
+        string executionKey,
+        string slotPrefix)
+    {
+        Sdk = sdk;
+        Run = run;
+        Pipeline = pipeline;
+        PhaseNumber = phaseNumber;
+        Branch = branch;
+        Parent = parent;
+        Inputs = inputs;
+        ExecutionKey = executionKey;
+        SlotPrefix = slotPrefix;
+        _inputs = [];
+        foreach (var pin in inputs)
+        {
+            _inputs[(pin.Type, pin.Key)] = pin; // later (higher-phase) pins win
+        }
+    }
+
+    internal SdkServices Sdk { get; }
+
+    internal string ExecutionKey { get; }
+
+    internal string SlotPrefix { get; }
+
+    /// <summary>The run.</summary>
+    public Run Run { get; }
+
+    /// <summary>The pipeline.</summary>
+    public PipelineDefinition Pipeline { get; }
+
+    /// <summary>The phase number being run.</summary>
+    public int PhaseNumber { get; }
+
+    /// <summary>The phase being run.</summary>
+    public Phase Phase => Pipeline.GetPhase(PhaseNumber);
+
+    /// <summary>The branch the phase runs on.</summary>
+    public string Branch { get; }
+
+    /// <summary>The checkpoint the phase continues from, or null for phase 1.</summary>
+    public Checkpoint? Parent { get; }
+
+    /// <summary>The artifact versions of the lineage this phase consumes.</summary>
+    public IReadOnlyList<ArtifactPin> Inputs { get; }
+
+    /// <summary>The blob store, for reading inputs and writing outputs.</summary>
+    public IBlobStore Blobs => Sdk.Blobs;
+
+    /// <summary>The application's services.</summary>
+    public IServiceProvider Services => Sdk.Services;
+
+    /// <summary>A logger for the phase.</summary>
+    public ILogger Logger => Sdk.PhaseLogger;
+
+    /// <summary>The clock.</summary>
+    public TimeProvider Time => Sdk.Time;
+
+    /// <summary>What calls to <see cref="GenerateAsync"/> have cost so far in this context (counted automatically).</summary>
+    public decimal GenerationCost => Interlocked.Read(ref _generationCostTicks) / 1_000_000m;
+
+    /// <summary>Finds the pinned input of a type and key, or null.</summary>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    public ArtifactPin? FindInput(string type, string key) => _inputs.GetValueOrDefault((type, key));
+
+    /// <summary>Reads an input artifact at the version this phase consumes.</summary>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="ArtifactNotFoundException">No checkpoint of the lineage holds the artifact.</exception>
+    public async Task<ArtifactVersion> GetInputAsync(string type, string key, CancellationToken cancellationToken = default)
+    {
+        var pin = FindInput(type, key) ?? throw new ArtifactNotFoundException(Parent?.Id ?? Guid.Empty, type, key);
+        return await Sdk.Store.GetArtifactVersionAsync(pin.ArtifactId, pin.Version, cancellationToken).ConfigureAwait(false)
+            ?? throw new ArtifactNotFoundException(pin.CheckpointId, type, key, pin.Version);
+    }
+
+    /// <summary>Lists the pinned inputs of one artifact type, in the order their checkpoint lists them.</summary>
+    /// <param name="type">The artifact type.</param>
+    public IReadOnlyList<ArtifactPin> GetInputPins(string type) => Inputs.Where(p => p.Type == type && _inputs[(p.Type, p.Key)] == p).ToList();
+
+    /// <summary>Reads an inline JSON input and deserializes it.</summary>
+    /// <typeparam name="T">The type to deserialize to.</typeparam>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="options">Serializer options; default: web defaults.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<T> ReadJsonInputAsync<T>(string type, string key, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var version = await GetInputAsync(type, key, cancellationToken).ConfigureAwait(false);
+        if (version.Content.Json is not { } json)
+        {
+            throw new InvalidStateException($"Artifact '{type}/{key}' holds a blob, not inline JSON.");
+        }
+
+        return json.Deserialize<T>(options ?? JsonSerializerOptions.Web)
+            ?? throw new InvalidJsonException($"Artifact '{type}/{key}' holds JSON null.");
+    }
+
+    /// <summary>Opens the bytes of a blob input at the version this phase consumes.</summary>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<(Stream Content, BlobReference Blob)> OpenInputAsync(string type, string key, CancellationToken cancellationToken = default)
+    {
+        var version = await GetInputAsync(type, key, cancellationToken).ConfigureAwait(false);
+        var blob = version.Content.Blob ?? throw new InvalidStateException($"Artifact '{type}/{key}' holds inline JSON, not a blob.");
+        return (await Sdk.Blobs.OpenReadAsync(blob.Hash, cancellationToken).ConfigureAwait(false), blob);
+    }
+
+    /// <summary>Stores bytes in the blob store, detecting the media type from the bytes when not given.</summary>
+    /// <param name="content">The bytes.</param>
+    /// <param name="mediaType">The media type, or null to detect it.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    public Task<BlobReference> PutBlobAsync(Stream content, string? mediaType = null, CancellationToken cancellationToken = default) =>
+        ContentInspector.PutDetectedAsync(Sdk.Blobs, content, mediaType, long.MaxValue, null, cancellationToken);
+
+    /// <summary>
+    /// Runs a model on a backend, crash-safely: the job id is recorded before it is awaited, so a retried or restarted
+    /// phase waits on the same job instead of paying for a new one. File outputs are streamed into the blob store at
+    /// once. The cost is added to <see cref="GenerationCost"/> and so to the unit's or phase's cost.
+    /// </summary>
+    /// <param name="backend">The backend.</param>
+    /// <param name="request">The model and input.</param>
+    /// <param name="cancellationToken">Cancels the wait and the job.</param>
+    /// <returns>The stored outputs.</returns>
+    /// <exception cref="GenerationException">The job failed, was cancelled or aborted.</exception>
+    public async Task<GenerationOutcome> GenerateAsync(IGenerationBackend backend, GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        ArgumentNullException.ThrowIfNull(request);
+        var slot = $"{SlotPrefix}/{Interlocked.Increment(ref _slot)}";
+        var store = Sdk.Store;
+        var jobId = await store.GetJobAsync(Run.Id, ExecutionKey, slot, cancellationToken).ConfigureAwait(false);
+        var reattached = jobId is not null;
+        GenerationResult result;
+        if (jobId is not null)
+        {
+            Sdk.Log.ReattachingJob(backend.Name, jobId, Run.Id, slot);
+            result = await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            result = await SubmitAndWaitAsync(backend, request, slot, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.Status != GenerationStatus.Succeeded && reattached)
+        {
+            // The earlier attempt's job ended badly; this attempt pays for a fresh one.
+            result = await SubmitAndWaitAsync(backend, request, slot, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (result.Status != GenerationStatus.Succeeded)
+        {
+            AddCost(result.Cost);
+            throw new GenerationException(
+                $"Model '{request.Model}' on '{backend.Name}' ended {result.Status}: {result.Error ?? "no error given"}.",
+                result.JobId);
+        }
+
+        var files = new List<BlobReference>();
+        foreach (var file in result.Outputs.OfType<FileOutput>())
+        {
+            var stream = await file.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                files.Add(await ContentInspector.PutDetectedAsync(Sdk.Blobs, stream, null, long.MaxValue, file.MediaType, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        AddCost(result.Cost);
+        Telemetry.GenerationCost.Add((double)result.Cost, new KeyValuePair<string, object?>(Telemetry.Tags.Backend, backend.Name));
+        return new GenerationOutcome(result.JobId, request.Model, result.Text, files, result.Cost, result);
+    }
+
+    private async Task<GenerationResult> SubmitAndWaitAsync(IGenerationBackend backend, GenerationRequest request, string slot, CancellationToken cancellationToken)
+    {
+        var jobId = await backend.SubmitAsync(request, cancellationToken).ConfigureAwait(false);
+        await Sdk.Store.SaveJobAsync(Run.Id, ExecutionKey, slot, jobId, CancellationToken.None).ConfigureAwait(false);
+        Sdk.Log.JobSubmitted(backend.Name, jobId, request.Model, Run.Id, slot);
+        return await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
+    }
+
+    private void AddCost(decimal cost) => Interlocked.Add(ref _generationCostTicks, (long)(cost * 1_000_000m));
+}
+
+/// <summary>What a unit of a unit-based phase sees: the phase context plus its index and the caller's overrides.</summary>
+public sealed class UnitContext : PhaseContext
+{
+    internal UnitContext(
+        SdkServices sdk,
+        Run run,
+        PipelineDefinition pipeline,
+        int phaseNumber,
+        string branch,
+        Checkpoint? parent,
+        IReadOnlyList<ArtifactPin> inputs,
+        string executionKey,
+        int unitIndex,
+        int unitCount,
+        UnitOverrides overrides)
+        : base(sdk, run, pipeline, phaseNumber, branch, parent, inputs, executionKey, $"unit-{unitIndex}")
+    {
+        UnitIndex = unitIndex;
+        UnitCount = unitCount;
+        Overrides = overrides;
+    }
+
+    /// <summary>The 1-based index of the unit.</summary>
+    public int UnitIndex { get; }
+
+    /// <summary>How many units the phase has.</summary>
+    public int UnitCount { get; }
+
+    /// <summary>The caller's overrides (set when regenerating a unit).</summary>
+    public UnitOverrides Overrides { get; }
+}
+
+/// <summary>The stored result of <see cref="PhaseContext.GenerateAsync"/>.</summary>
+/// <param name="JobId">The backend's job id.</param>
+/// <param name="Model">The model that ran.</param>
+/// <param name="Text">Text outputs joined.</param>
+/// <param name="Files">File outputs, already in the blob store.</param>
+/// <param name="Cost">What the job cost.</param>
+/// <param name="Result">The backend's raw result.</param>
+public sealed record GenerationOutcome(string JobId, string Model, string Text, IReadOnlyList<BlobReference> Files, decimal Cost, GenerationResult Result);

@@ -1,0 +1,203 @@
+using Checkpointing.Internal;
+
+namespace Checkpointing;
+
+/// <summary>A checkpoint with its current artifacts and short-lived read URLs for blob artifacts.</summary>
+/// <param name="Checkpoint">The checkpoint.</param>
+/// <param name="Artifacts">Its current artifacts.</param>
+public sealed record CheckpointDetails(Checkpoint Checkpoint, IReadOnlyList<ArtifactView> Artifacts);
+
+/// <summary>An artifact with a read URL when its content is a blob.</summary>
+/// <param name="Artifact">The artifact.</param>
+/// <param name="ReadUrl">A short-lived URL to read the blob, or null for inline JSON.</param>
+public sealed record ArtifactView(Artifact Artifact, Uri? ReadUrl);
+
+/// <summary>A branch's leaf checkpoint.</summary>
+/// <param name="Branch">The branch name.</param>
+/// <param name="Leaf">The branch's latest checkpoint that has no child on the same branch.</param>
+/// <param name="CanContinue">Whether the leaf can be continued (not terminal, not abandoned, run not cancelled).</param>
+public sealed record ActiveBranch(string Branch, Checkpoint Leaf, bool CanContinue);
+
+/// <summary>A node of the checkpoint tree.</summary>
+/// <param name="Checkpoint">The checkpoint.</param>
+/// <param name="Children">Checkpoints continued from it.</param>
+public sealed record CheckpointNode(Checkpoint Checkpoint, IReadOnlyList<CheckpointNode> Children);
+
+/// <summary>Everything a status page shows about a run.</summary>
+/// <param name="Run">The run.</param>
+/// <param name="Current">The current checkpoint (latest pending), if any.</param>
+/// <param name="Tree">The checkpoint tree's roots.</param>
+/// <param name="ActiveBranches">The leaf of every branch.</param>
+/// <param name="Branches">Every branch.</param>
+/// <param name="Cost">The run's total cost.</param>
+public sealed record RunSnapshot(Run Run, Checkpoint? Current, IReadOnlyList<CheckpointNode> Tree, IReadOnlyList<ActiveBranch> ActiveBranches, IReadOnlyList<Branch> Branches, decimal Cost);
+
+/// <summary>Read-only views of runs, checkpoints, branches and artifact history, and the event stream.</summary>
+public sealed class CheckpointQueries
+{
+    private readonly SdkServices _sdk;
+
+    internal CheckpointQueries(SdkServices sdk) => _sdk = sdk;
+
+    /// <summary>Reads a run.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    public Task<Run> GetRunAsync(Guid runId, CancellationToken cancellationToken = default) => _sdk.GetRunAsync(runId, cancellationToken);
+
+    /// <summary>Lists runs, newest first.</summary>
+    /// <param name="ownerId">Only this owner's runs, or null for all.</param>
+    /// <param name="limit">At most this many.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default) =>
+        _sdk.Store.ListRunsAsync(ownerId, limit, cancellationToken);
+
+    /// <summary>Lists a run's checkpoints in creation order, optionally of one branch.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="branch">Only this branch, or null.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    public async Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default)
+    {
+        await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        return await _sdk.Store.ListCheckpointsAsync(runId, branch, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads a checkpoint with its current artifacts and read URLs valid for <see cref="CheckpointingOptions.ReadUrlLifetime"/>.</summary>
+    /// <param name="checkpointId">The checkpoint.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
+    public async Task<CheckpointDetails> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default)
+    {
+        var checkpoint = await _sdk.GetCheckpointAsync(checkpointId, cancellationToken).ConfigureAwait(false);
+        var artifacts = await _sdk.Store.GetArtifactsAsync(checkpointId, cancellationToken).ConfigureAwait(false);
+        var views = new List<ArtifactView>(artifacts.Count);
+        foreach (var artifact in artifacts)
+        {
+            var url = artifact.Content.Blob is { } blob
+                ? await _sdk.Blobs.GetReadUrlAsync(blob, _sdk.Options.ReadUrlLifetime, cancellationToken).ConfigureAwait(false)
+                : null;
+            views.Add(new ArtifactView(artifact, url));
+        }
+
+        return new CheckpointDetails(checkpoint, views);
+    }
+
+    /// <summary>The run's current checkpoint: the latest pending one, or null.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    public async Task<Checkpoint?> GetCurrentCheckpointAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        (await ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false)).LastOrDefault(c => c.Status == CheckpointStatus.Pending);
+
+    /// <summary>The leaf checkpoint of every branch, with whether it can be continued.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    public async Task<IReadOnlyList<ActiveBranch>> GetActiveBranchesAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var checkpoints = await _sdk.Store.ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false);
+        return ActiveBranches(run, checkpoints);
+    }
+
+    /// <summary>The checkpoint tree: roots (phase 1 checkpoints) with their children.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    public async Task<IReadOnlyList<CheckpointNode>> GetTreeAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        Tree(await ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>Every version of an artifact, oldest first.</summary>
+    /// <param name="checkpointId">The checkpoint that owns it.</param>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="ArtifactNotFoundException">The checkpoint holds no such artifact.</exception>
+    public async Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default)
+    {
+        var artifact = await GetArtifactAsync(checkpointId, type, key, cancellationToken).ConfigureAwait(false);
+        return await _sdk.Store.GetArtifactHistoryAsync(artifact.Id, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads the current version of one artifact.</summary>
+    /// <param name="checkpointId">The checkpoint that owns it.</param>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="ArtifactNotFoundException">The checkpoint holds no such artifact.</exception>
+    public async Task<Artifact> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default)
+    {
+        ArtifactKeys.Validate(type, "type");
+        ArtifactKeys.Validate(key);
+        await _sdk.GetCheckpointAsync(checkpointId, cancellationToken).ConfigureAwait(false);
+        return await _sdk.Store.GetArtifactAsync(checkpointId, type, key, cancellationToken).ConfigureAwait(false)
+            ?? throw new ArtifactNotFoundException(checkpointId, type, key);
+    }
+
+    /// <summary>Reads one version of an artifact (current or from history).</summary>
+    /// <param name="checkpointId">The checkpoint that owns it.</param>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="ArtifactNotFoundException">No such artifact or version.</exception>
+    public async Task<ArtifactVersion> GetArtifactVersionAsync(Guid checkpointId, string type, string key, int version, CancellationToken cancellationToken = default)
+    {
+        var artifact = await GetArtifactAsync(checkpointId, type, key, cancellationToken).ConfigureAwait(false);
+        return await _sdk.Store.GetArtifactVersionAsync(artifact.Id, version, cancellationToken).ConfigureAwait(false)
+            ?? throw new ArtifactNotFoundException(checkpointId, type, key, version);
+    }
+
+    /// <summary>Opens the bytes of a blob artifact version.</summary>
+    /// <param name="content">The content (from an artifact or a version).</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="InvalidStateException">The content is inline JSON.</exception>
+    public Task<Stream> OpenContentAsync(ArtifactContent content, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        var blob = content.Blob ?? throw new InvalidStateException("The content is inline JSON; read ArtifactContent.Json instead.");
+        return _sdk.Blobs.OpenReadAsync(blob.Hash, cancellationToken);
+    }
+
+    /// <summary>A status snapshot: the run, current checkpoint, tree, branches and cost.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    public async Task<RunSnapshot> GetStatusAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var checkpoints = await _sdk.Store.ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false);
+        var branches = await _sdk.Store.ListBranchesAsync(runId, cancellationToken).ConfigureAwait(false);
+        return new RunSnapshot(
+            run,
+            checkpoints.LastOrDefault(c => c.Status == CheckpointStatus.Pending),
+            Tree(checkpoints),
+            ActiveBranches(run, checkpoints),
+            branches,
+            run.Cost);
+    }
+
+    /// <summary>Streams a run's events from now until the token is cancelled.</summary>
+    /// <param name="runId">The run, or null for every run.</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    public IAsyncEnumerable<CheckpointEvent> WatchAsync(Guid? runId, CancellationToken cancellationToken = default) =>
+        _sdk.Events.SubscribeAsync(runId, cancellationToken);
+
+    private List<ActiveBranch> ActiveBranches(Run run, IReadOnlyList<Checkpoint> checkpoints)
+    {
+        var terminal = _sdk.Pipelines.Get(run.Pipeline).TerminalPhase;
+        return checkpoints
+            .GroupBy(c => c.Branch)
+            .Select(g =>
+            {
+                var leaf = g.Where(c => !g.Any(o => o.ParentId == c.Id)).OrderBy(c => c.Phase).ThenBy(c => c.CreatedAt).Last();
+                var canContinue = leaf.Phase < terminal && leaf.Status != CheckpointStatus.Abandoned && run.Status != RunStatus.Cancelled;
+                return new ActiveBranch(g.Key, leaf, canContinue);
+            })
+            .ToList();
+    }
+
+    private static List<CheckpointNode> Tree(IReadOnlyList<Checkpoint> checkpoints)
+    {
+        var byParent = checkpoints.Where(c => c.ParentId is not null).ToLookup(c => c.ParentId!.Value);
+        CheckpointNode Build(Checkpoint c) => new(c, byParent[c.Id].Select(Build).ToList());
+        return checkpoints.Where(c => c.ParentId is null).Select(Build).ToList();
+    }
+}

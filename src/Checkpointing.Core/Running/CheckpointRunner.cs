@@ -1,0 +1,152 @@
+using Checkpointing.Internal;
+
+namespace Checkpointing;
+
+/// <summary>
+/// Starts runs, continues checkpoints, retries failed phases and cancels runs. Phases execute inside the call: each
+/// method returns when the run pauses for review, completes, fails or is cancelled.
+/// </summary>
+public sealed class CheckpointRunner
+{
+    private readonly RunExecutor _executor;
+    private readonly SdkServices _sdk;
+
+    internal CheckpointRunner(RunExecutor executor)
+    {
+        _executor = executor;
+        _sdk = executor.Sdk;
+    }
+
+    /// <summary>Creates a run and executes phase 1 (and, with auto-continue, every later phase).</summary>
+    /// <param name="request">The pipeline, owner, input and options.</param>
+    /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
+    /// <returns>The run after it paused, completed or failed. A phase failure is recorded on the run, not thrown.</returns>
+    /// <exception cref="PipelineNotFoundException">No pipeline has that name.</exception>
+    public async Task<RunResult> StartAsync(StartRunRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentException.ThrowIfNullOrWhiteSpace(request.OwnerId);
+        if (request.Budget is < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(request), request.Budget, "The budget must not be negative.");
+        }
+
+        var pipeline = _sdk.Pipelines.Get(request.Pipeline);
+        var now = _sdk.Now;
+        var run = new Run(
+            request.RunId ?? Guid.NewGuid(), pipeline.Name, request.OwnerId, request.Input.Clone(), request.AutoContinue,
+            RunStatus.Queued, null, null, null, null, 0m, request.Budget, now, now);
+        await _sdk.Store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
+        _sdk.Log.RunStarted(run.Id, pipeline.Name, run.AutoContinue);
+        return await _executor.ExecuteAsync(run.Id, 1, BranchNames.Main, null, request.OwnerId, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Approves <paramref name="checkpointId"/> and runs the next phase from it: on the same branch when none of its
+    /// artifacts was edited, else on a new child branch. Continuing again with nothing changed since returns the same
+    /// result without running the phase again.
+    /// </summary>
+    /// <param name="checkpointId">The checkpoint to continue.</param>
+    /// <param name="options">Who continues it and why.</param>
+    /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
+    /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
+    /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
+    /// <exception cref="TerminalPhaseException">The checkpoint is at the terminal phase.</exception>
+    /// <exception cref="RunStateException">The run was cancelled.</exception>
+    public async Task<ContinueResult> ContinueAsync(Guid checkpointId, ContinueOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var checkpoint = await _sdk.GetCheckpointAsync(checkpointId, cancellationToken).ConfigureAwait(false);
+        var run = await _sdk.GetRunAsync(checkpoint.RunId, cancellationToken).ConfigureAwait(false);
+        var pipeline = _sdk.Pipelines.Get(run.Pipeline);
+        if (checkpoint.Status == CheckpointStatus.Abandoned)
+        {
+            throw new CheckpointAbandonedException(checkpoint.Id);
+        }
+
+        if (checkpoint.Phase >= pipeline.TerminalPhase)
+        {
+            throw new TerminalPhaseException(checkpoint.Id, checkpoint.Phase);
+        }
+
+        if (run.Status == RunStatus.Cancelled)
+        {
+            throw new RunStateException(run.Id, run.Status, "continuing a checkpoint");
+        }
+
+        var continuation = await _executor.RecordContinuationAsync(checkpoint, cancellationToken).ConfigureAwait(false);
+        var nextPhase = checkpoint.Phase + 1;
+        if (continuation.Existing)
+        {
+            var child = await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
+            if (child is not null || _executor.IsActive(run.Id))
+            {
+                return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, child, await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false), AlreadyContinued: true);
+            }
+
+            // Recorded before, but the phase never committed (it failed or the process stopped): run it now.
+        }
+
+        var approved = await _sdk.GetCheckpointAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false);
+        var result = await _executor.ExecuteAsync(run.Id, nextPhase, continuation.Branch, approved, options?.RequestedBy, options?.Description, cancellationToken).ConfigureAwait(false);
+        var first = result.Checkpoint is null ? null : await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
+        return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, first, result.Run, AlreadyContinued: false);
+    }
+
+    /// <summary>
+    /// Runs again the phase that failed (or was interrupted by a crash). Units already finished are not generated again,
+    /// and backend jobs already submitted are re-attached to.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="RunStateException">The run is paused, completed or cancelled, or its phase is running in this process.</exception>
+    public async Task<RunResult> RetryAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var retryable = run.Status is RunStatus.Failed or RunStatus.Queued || (run.Status == RunStatus.Running && !_executor.IsActive(runId));
+        if (!retryable)
+        {
+            throw new RunStateException(run.Id, run.Status, "retrying");
+        }
+
+        var parent = run.ParentCheckpointId is { } parentId ? await _sdk.GetCheckpointAsync(parentId, cancellationToken).ConfigureAwait(false) : null;
+        return await _executor.ExecuteAsync(run.Id, run.CurrentPhase ?? 1, run.CurrentBranch ?? BranchNames.Main, parent, null, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Cancels a run: a phase running in this process is stopped (its backend jobs are cancelled through the token) and
+    /// the run is marked <see cref="RunStatus.Cancelled"/>. Cancelling a finished or cancelled run does nothing.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The run as stored.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    public async Task<Run> CancelAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        if (run.Status is RunStatus.Completed or RunStatus.Cancelled)
+        {
+            return run;
+        }
+
+        if (_executor.TryCancelActive(runId))
+        {
+            // The executor records the cancellation when the phase stops; wait briefly so the caller sees it.
+            for (var i = 0; i < 100 && _executor.IsActive(runId); i++)
+            {
+                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        }
+
+        run = await _sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Cancelled, run.CurrentPhase, run.CurrentBranch, run.ParentCheckpointId), _sdk.Now, cancellationToken).ConfigureAwait(false);
+        _sdk.Log.RunCancelled(runId);
+        await _sdk.PublishAsync(new RunCancelled(runId, _sdk.Now)).ConfigureAwait(false);
+        return run;
+    }
+
+    private async Task<Checkpoint?> FindChildAsync(Checkpoint parent, string branch, CancellationToken ct) =>
+        (await _sdk.Store.ListCheckpointsAsync(parent.RunId, branch, ct).ConfigureAwait(false))
+            .FirstOrDefault(c => c.ParentId == parent.Id);
+}

@@ -1,0 +1,268 @@
+using System.Text.Json;
+
+namespace Checkpointing;
+
+/// <summary>
+/// The metadata store: runs, branches, checkpoints, artifacts with their version history, continuations
+/// and the unit journal. Implementations must make every method atomic and safe to call concurrently.
+/// </summary>
+/// <remarks>
+/// Provider packages implement this interface (in memory, SQLite, PostgreSQL) and prove it with the
+/// conformance suite. Methods throw the SDK's exceptions (<see cref="RunNotFoundException"/>,
+/// <see cref="ConcurrencyConflictException"/>, …) rather than driver exceptions, and leave the store
+/// unchanged when they throw.
+/// </remarks>
+public interface ICheckpointStore
+{
+    /// <summary>Creates a run together with its <c>main</c> branch.</summary>
+    /// <param name="run">The run to create.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="InvalidStateException">A run with the same id exists.</exception>
+    Task CreateRunAsync(Run run, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a run, or null when it does not exist.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<Run?> GetRunAsync(Guid runId, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists runs, newest first, optionally of one owner.</summary>
+    /// <param name="ownerId">Only runs of this owner, or null for all.</param>
+    /// <param name="limit">At most this many runs.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a run's status, current phase, branch, parent checkpoint and error.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="state">The new state.</param>
+    /// <param name="at">The time of the change.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The updated run.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists the run's branches in creation order.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Branch>> ListBranchesAsync(Guid runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Creates a child branch of <paramref name="parentBranch"/> named <c>{parent}-{n}</c>, with n one more than the
+    /// highest existing immediate child counter. Concurrent calls never get the same name.
+    /// </summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="parentBranch">The branch forked from.</param>
+    /// <param name="forkedFrom">The checkpoint forked from.</param>
+    /// <param name="at">The creation time.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The new branch.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="InvalidStateException">The parent branch does not exist.</exception>
+    Task<Branch> CreateBranchAsync(Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Saves a checkpoint with all its artifacts (each at version 1) in one transaction, assigns its version (one more
+    /// than the highest for the run, branch and phase), adds <see cref="NewCheckpoint.RunCostDelta"/> to the run's cost
+    /// and clears the unit journal of <see cref="NewCheckpoint.ExecutionKey"/>.
+    /// </summary>
+    /// <param name="checkpoint">The checkpoint to save.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The saved checkpoint.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="InvalidStateException">The branch does not exist, or two artifacts share a type and key.</exception>
+    Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads a checkpoint, or null when it does not exist.</summary>
+    /// <param name="checkpointId">The checkpoint id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<Checkpoint?> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists a run's checkpoints in creation order, optionally of one branch.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="branch">Only this branch, or null for all.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a checkpoint's status. Approving sets <see cref="Checkpoint.ApprovedAt"/> once.</summary>
+    /// <param name="checkpointId">The checkpoint id.</param>
+    /// <param name="status">The new status.</param>
+    /// <param name="at">The time of the change.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The updated checkpoint.</returns>
+    /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
+    Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists a checkpoint's current artifacts, ordered by type, then unit index, then key.</summary>
+    /// <param name="checkpointId">The checkpoint id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads one current artifact, or null when the checkpoint does not hold it.</summary>
+    /// <param name="checkpointId">The checkpoint id.</param>
+    /// <param name="type">The artifact type.</param>
+    /// <param name="key">The artifact key.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every version of an artifact, oldest first, the current one last.</summary>
+    /// <param name="artifactId">The artifact id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads one version of an artifact, or null when it does not exist.</summary>
+    /// <param name="artifactId">The artifact id.</param>
+    /// <param name="version">The version.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<ArtifactVersion?> GetArtifactVersionAsync(Guid artifactId, int version, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Writes a new version of an artifact if its current version is <see cref="ArtifactUpdate.ExpectedVersion"/>:
+    /// bumps the version, keeps the previous one in history, adds the cost to the checkpoint and the run, and
+    /// optionally replaces the checkpoint's output, all in one transaction.
+    /// </summary>
+    /// <param name="update">The update.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The artifact at its new version.</returns>
+    /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
+    /// <exception cref="ArtifactNotFoundException">The checkpoint does not hold the artifact.</exception>
+    /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
+    /// <exception cref="ConcurrencyConflictException">The current version is not the expected one.</exception>
+    Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Records that a checkpoint is being continued with a given state of its artifacts, in one transaction:
+    /// returns the existing record when this (checkpoint, fingerprint) was continued before; otherwise approves
+    /// the checkpoint if pending, creates a child branch when <see cref="ContinuationRequest.Fork"/> is set, and
+    /// stores the record.
+    /// </summary>
+    /// <param name="request">The continuation.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
+    /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
+    Task<Continuation> ContinueAsync(ContinuationRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Records the external job started for a slot of a phase execution, before it is awaited.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="executionKey">Identifies the phase execution (or edit) the job belongs to.</param>
+    /// <param name="slot">Identifies the job within the execution, e.g. <c>unit-3/0</c>.</param>
+    /// <param name="externalJobId">The backend's job id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads the external job recorded for a slot, or null.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="executionKey">The phase execution.</param>
+    /// <param name="slot">The slot.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<string?> GetJobAsync(Guid runId, string executionKey, string slot, CancellationToken cancellationToken = default);
+
+    /// <summary>Records a finished unit of a phase execution and adds its cost to the run. Saving the same unit again replaces it.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="executionKey">The phase execution.</param>
+    /// <param name="unit">The finished unit.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists the finished units recorded for a phase execution, by unit index.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="executionKey">The phase execution.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<CompletedUnit>> GetUnitsAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default);
+
+    /// <summary>Removes every job and unit recorded for a phase execution.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="executionKey">The phase execution.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task ClearJournalAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists every blob hash that any artifact version or journal entry references (for garbage collection).</summary>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    IAsyncEnumerable<string> ListReferencedBlobsAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>A checkpoint to commit with its artifacts.</summary>
+/// <param name="Id">The new checkpoint's id.</param>
+/// <param name="RunId">The run.</param>
+/// <param name="Branch">The branch (must exist).</param>
+/// <param name="Phase">The phase number.</param>
+/// <param name="ParentId">The parent checkpoint.</param>
+/// <param name="Output">The phase's JSON summary.</param>
+/// <param name="Cost">The checkpoint's cost.</param>
+/// <param name="CreatedBy">Who caused it.</param>
+/// <param name="EditDescription">A description of the edits it follows.</param>
+/// <param name="Consumed">The pinned artifact versions it was built from.</param>
+/// <param name="Artifacts">Its artifacts, each saved at version 1.</param>
+/// <param name="ExecutionKey">The phase execution whose journal is cleared on commit, or null.</param>
+/// <param name="RunCostDelta">Cost to add to the run (cost not yet added through <see cref="ICheckpointStore.SaveUnitAsync"/>).</param>
+/// <param name="CreatedAt">The commit time.</param>
+public sealed record NewCheckpoint(
+    Guid Id,
+    Guid RunId,
+    string Branch,
+    int Phase,
+    Guid? ParentId,
+    JsonElement? Output,
+    decimal Cost,
+    string? CreatedBy,
+    string? EditDescription,
+    IReadOnlyList<ArtifactPin> Consumed,
+    IReadOnlyList<NewArtifact> Artifacts,
+    string? ExecutionKey,
+    decimal RunCostDelta,
+    DateTimeOffset CreatedAt);
+
+/// <summary>An artifact produced by a phase, before it is committed.</summary>
+/// <param name="Id">The artifact id.</param>
+/// <param name="Type">The artifact type.</param>
+/// <param name="Key">The artifact key.</param>
+/// <param name="Content">The content.</param>
+/// <param name="Metadata">How it was produced.</param>
+/// <param name="UnitIndex">The unit index for unit-based phases.</param>
+public sealed record NewArtifact(Guid Id, string Type, string Key, ArtifactContent Content, ArtifactMetadata Metadata, int? UnitIndex = null);
+
+/// <summary>A finished unit recorded in the journal of a phase execution.</summary>
+/// <param name="UnitIndex">The 1-based unit index.</param>
+/// <param name="Artifact">The artifact the unit produced.</param>
+/// <param name="Cost">What the unit cost.</param>
+public sealed record CompletedUnit(int UnitIndex, NewArtifact Artifact, decimal Cost);
+
+/// <summary>A new version of an artifact.</summary>
+/// <param name="CheckpointId">The checkpoint that owns the artifact.</param>
+/// <param name="Type">The artifact type.</param>
+/// <param name="Key">The artifact key.</param>
+/// <param name="ExpectedVersion">The version the writer based its change on.</param>
+/// <param name="Content">The new content.</param>
+/// <param name="Metadata">How the new version was produced.</param>
+/// <param name="UpdatedBy">Who wrote it.</param>
+/// <param name="Reason">Why it was written.</param>
+/// <param name="CostDelta">Cost to add to the checkpoint and the run.</param>
+/// <param name="NewCheckpointOutput">When set, replaces the checkpoint's output.</param>
+/// <param name="At">The time of the change.</param>
+public sealed record ArtifactUpdate(
+    Guid CheckpointId,
+    string Type,
+    string Key,
+    int ExpectedVersion,
+    ArtifactContent Content,
+    ArtifactMetadata Metadata,
+    string? UpdatedBy,
+    string? Reason,
+    decimal CostDelta,
+    JsonElement? NewCheckpointOutput,
+    DateTimeOffset At);
+
+/// <summary>A request to record the continuation of a checkpoint.</summary>
+/// <param name="CheckpointId">The checkpoint being continued.</param>
+/// <param name="Fingerprint">Identifies the state of the checkpoint's artifacts (their versions).</param>
+/// <param name="Fork">Whether the next phase runs on a new child branch.</param>
+/// <param name="At">The time of the continuation.</param>
+public sealed record ContinuationRequest(Guid CheckpointId, string Fingerprint, bool Fork, DateTimeOffset At);
+
+/// <summary>A recorded continuation of a checkpoint.</summary>
+/// <param name="CheckpointId">The checkpoint continued.</param>
+/// <param name="Fingerprint">The state of its artifacts when continued.</param>
+/// <param name="Branch">The branch the next phase runs on.</param>
+/// <param name="BranchCreated">Whether a branch was created for it.</param>
+/// <param name="CreatedAt">When it was first recorded.</param>
+/// <param name="Existing">True when this call found an earlier record instead of creating one.</param>
+public sealed record Continuation(Guid CheckpointId, string Fingerprint, string Branch, bool BranchCreated, DateTimeOffset CreatedAt, bool Existing);

@@ -1,0 +1,424 @@
+using System.Runtime.CompilerServices;
+
+namespace Checkpointing;
+
+/// <summary>
+/// A thread-safe metadata store in memory. Everything is lost when the process ends: use it for tests, demos and
+/// short-lived tools. Every method takes one lock, so each is atomic.
+/// </summary>
+public sealed class InMemoryCheckpointStore : ICheckpointStore
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<Guid, Run> _runs = [];
+    private readonly Dictionary<Guid, List<Branch>> _branches = [];
+    private readonly Dictionary<Guid, Checkpoint> _checkpoints = [];
+    private readonly List<Guid> _checkpointOrder = [];
+    private readonly Dictionary<Guid, List<Guid>> _artifactsByCheckpoint = [];
+    private readonly Dictionary<Guid, Artifact> _artifacts = [];
+    private readonly Dictionary<Guid, List<ArtifactVersion>> _history = [];
+    private readonly Dictionary<(Guid, string), Continuation> _continuations = [];
+    private readonly Dictionary<(Guid RunId, string Execution, string Slot), string> _jobs = [];
+    private readonly Dictionary<(Guid RunId, string Execution), SortedDictionary<int, CompletedUnit>> _units = [];
+
+    /// <inheritdoc />
+    public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        lock (_lock)
+        {
+            if (!_runs.TryAdd(run.Id, run with { Input = run.Input.Clone() }))
+            {
+                throw new InvalidStateException($"Run '{run.Id}' already exists.");
+            }
+
+            _branches[run.Id] = [new Branch(run.Id, "main", null, null, run.CreatedAt)];
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<Run?> GetRunAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_runs.GetValueOrDefault(runId));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<Run> runs = _runs.Values
+                .Where(r => ownerId is null || r.OwnerId == ownerId)
+                .OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id)
+                .Take(limit)
+                .ToList();
+            return Task.FromResult(runs);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        lock (_lock)
+        {
+            var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
+            run = run with
+            {
+                Status = state.Status,
+                CurrentPhase = state.Phase,
+                CurrentBranch = state.Branch,
+                ParentCheckpointId = state.ParentCheckpointId,
+                Error = state.Error,
+                UpdatedAt = at,
+            };
+            _runs[runId] = run;
+            return Task.FromResult(run);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Branch>> ListBranchesAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<Branch> branches = _branches.TryGetValue(runId, out var list) ? list.ToList() : [];
+            return Task.FromResult(branches);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Branch> CreateBranchAsync(Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(CreateBranchLocked(runId, parentBranch, forkedFrom, at));
+        }
+    }
+
+    private Branch CreateBranchLocked(Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at)
+    {
+        if (!_runs.ContainsKey(runId))
+        {
+            throw new RunNotFoundException(runId);
+        }
+
+        var branches = _branches[runId];
+        if (!branches.Any(b => b.Name == parentBranch))
+        {
+            throw new InvalidStateException($"Run '{runId}' has no branch '{parentBranch}' to fork from.");
+        }
+
+        var next = 1 + branches.Select(b => BranchNames.ChildCounter(parentBranch, b.Name)).DefaultIfEmpty(0).Max();
+        var branch = new Branch(runId, BranchNames.Child(parentBranch, next), parentBranch, forkedFrom, at);
+        branches.Add(branch);
+        return branch;
+    }
+
+    /// <inheritdoc />
+    public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        lock (_lock)
+        {
+            var run = _runs.GetValueOrDefault(checkpoint.RunId) ?? throw new RunNotFoundException(checkpoint.RunId);
+            if (!_branches[run.Id].Any(b => b.Name == checkpoint.Branch))
+            {
+                throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
+            }
+
+            var duplicate = checkpoint.Artifacts.GroupBy(a => (a.Type, a.Key)).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
+            }
+
+            if (_checkpoints.ContainsKey(checkpoint.Id) || checkpoint.Artifacts.Any(a => _artifacts.ContainsKey(a.Id)))
+            {
+                throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
+            }
+
+            var version = 1 + _checkpoints.Values
+                .Where(c => c.RunId == checkpoint.RunId && c.Branch == checkpoint.Branch && c.Phase == checkpoint.Phase)
+                .Select(c => c.Version).DefaultIfEmpty(0).Max();
+            var saved = new Checkpoint(
+                checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
+                CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
+                checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+            _checkpoints[saved.Id] = saved;
+            _checkpointOrder.Add(saved.Id);
+            var ids = new List<Guid>();
+            foreach (var a in checkpoint.Artifacts)
+            {
+                var artifact = new Artifact(a.Id, saved.Id, a.Type, a.Key, 1, a.Content, a.Metadata, a.UnitIndex, checkpoint.CreatedAt, checkpoint.CreatedBy, null);
+                _artifacts[a.Id] = artifact;
+                _history[a.Id] = [new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null)];
+                ids.Add(a.Id);
+            }
+
+            _artifactsByCheckpoint[saved.Id] = ids;
+            _runs[run.Id] = run with { Cost = run.Cost + checkpoint.RunCostDelta };
+            if (checkpoint.ExecutionKey is not null)
+            {
+                ClearJournalLocked(run.Id, checkpoint.ExecutionKey);
+            }
+
+            return Task.FromResult(saved);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Checkpoint?> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_checkpoints.GetValueOrDefault(checkpointId));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<Checkpoint> list = _checkpointOrder
+                .Select(id => _checkpoints[id])
+                .Where(c => c.RunId == runId && (branch is null || c.Branch == branch))
+                .ToList();
+            return Task.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var checkpoint = _checkpoints.GetValueOrDefault(checkpointId) ?? throw new CheckpointNotFoundException(checkpointId);
+            checkpoint = checkpoint with
+            {
+                Status = status,
+                ApprovedAt = status == CheckpointStatus.Approved ? checkpoint.ApprovedAt ?? at : checkpoint.ApprovedAt,
+            };
+            _checkpoints[checkpointId] = checkpoint;
+            return Task.FromResult(checkpoint);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<Artifact> list = _artifactsByCheckpoint.TryGetValue(checkpointId, out var ids)
+                ? ids.Select(id => _artifacts[id])
+                    .OrderBy(a => a.Type, StringComparer.Ordinal)
+                    .ThenBy(a => a.UnitIndex ?? 0)
+                    .ThenBy(a => a.Key, StringComparer.Ordinal)
+                    .ToList()
+                : [];
+            return Task.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(FindArtifactLocked(checkpointId, type, key));
+        }
+    }
+
+    private Artifact? FindArtifactLocked(Guid checkpointId, string type, string key) =>
+        _artifactsByCheckpoint.TryGetValue(checkpointId, out var ids)
+            ? ids.Select(id => _artifacts[id]).FirstOrDefault(a => a.Type == type && a.Key == key)
+            : null;
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<ArtifactVersion> list = _history.TryGetValue(artifactId, out var versions) ? versions.ToList() : [];
+            return Task.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<ArtifactVersion?> GetArtifactVersionAsync(Guid artifactId, int version, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_history.TryGetValue(artifactId, out var versions) ? versions.FirstOrDefault(v => v.Version == version) : null);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        lock (_lock)
+        {
+            var checkpoint = _checkpoints.GetValueOrDefault(update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
+            if (checkpoint.Status == CheckpointStatus.Abandoned)
+            {
+                throw new CheckpointAbandonedException(checkpoint.Id);
+            }
+
+            var artifact = FindArtifactLocked(update.CheckpointId, update.Type, update.Key)
+                ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
+            if (artifact.Version != update.ExpectedVersion)
+            {
+                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
+            }
+
+            var updated = artifact with
+            {
+                Version = artifact.Version + 1,
+                Content = update.Content,
+                Metadata = update.Metadata,
+                UpdatedAt = update.At,
+                UpdatedBy = update.UpdatedBy,
+                Reason = update.Reason,
+            };
+            _artifacts[artifact.Id] = updated;
+            _history[artifact.Id].Add(new ArtifactVersion(artifact.Id, updated.Version, artifact.Version, update.Content, update.Metadata, update.At, update.UpdatedBy, update.Reason));
+            _checkpoints[checkpoint.Id] = checkpoint with
+            {
+                Cost = checkpoint.Cost + update.CostDelta,
+                Output = update.NewCheckpointOutput?.Clone() ?? checkpoint.Output,
+            };
+            var run = _runs[checkpoint.RunId];
+            _runs[run.Id] = run with { Cost = run.Cost + update.CostDelta };
+            return Task.FromResult(updated);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Continuation> ContinueAsync(ContinuationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_lock)
+        {
+            var checkpoint = _checkpoints.GetValueOrDefault(request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
+            if (_continuations.TryGetValue((request.CheckpointId, request.Fingerprint), out var existing))
+            {
+                return Task.FromResult(existing with { Existing = true });
+            }
+
+            if (checkpoint.Status == CheckpointStatus.Abandoned)
+            {
+                throw new CheckpointAbandonedException(checkpoint.Id);
+            }
+
+            var branch = request.Fork
+                ? CreateBranchLocked(checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name
+                : checkpoint.Branch;
+            if (checkpoint.Status == CheckpointStatus.Pending)
+            {
+                _checkpoints[checkpoint.Id] = checkpoint with { Status = CheckpointStatus.Approved, ApprovedAt = checkpoint.ApprovedAt ?? request.At };
+            }
+
+            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
+            _continuations[(checkpoint.Id, request.Fingerprint)] = continuation;
+            return Task.FromResult(continuation);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            _jobs[(runId, executionKey, slot)] = externalJobId;
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<string?> GetJobAsync(Guid runId, string executionKey, string slot, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return Task.FromResult(_jobs.GetValueOrDefault((runId, executionKey, slot)));
+        }
+    }
+
+    /// <inheritdoc />
+    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(unit);
+        lock (_lock)
+        {
+            var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
+            if (!_units.TryGetValue((runId, executionKey), out var units))
+            {
+                _units[(runId, executionKey)] = units = [];
+            }
+
+            var previousCost = units.TryGetValue(unit.UnitIndex, out var previous) ? previous.Cost : 0m;
+            units[unit.UnitIndex] = unit;
+            _runs[runId] = run with { Cost = run.Cost + unit.Cost - previousCost };
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<CompletedUnit>> GetUnitsAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<CompletedUnit> list = _units.TryGetValue((runId, executionKey), out var units) ? units.Values.ToList() : [];
+            return Task.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task ClearJournalAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            ClearJournalLocked(runId, executionKey);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void ClearJournalLocked(Guid runId, string executionKey)
+    {
+        _units.Remove((runId, executionKey));
+        foreach (var key in _jobs.Keys.Where(k => k.RunId == runId && k.Execution == executionKey).ToList())
+        {
+            _jobs.Remove(key);
+        }
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<string> ListReferencedBlobsAsync([EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        List<string> hashes;
+        lock (_lock)
+        {
+            hashes = _history.Values.SelectMany(v => v).Select(v => v.Content.Blob?.Hash)
+                .Concat(_units.Values.SelectMany(u => u.Values).Select(u => u.Artifact.Content.Blob?.Hash))
+                .OfType<string>()
+                .Distinct(StringComparer.Ordinal)
+                .ToList();
+        }
+
+        foreach (var hash in hashes)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return hash;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+}
