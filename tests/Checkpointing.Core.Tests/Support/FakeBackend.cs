@@ -1,0 +1,90 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Checkpointing.Tests.Support;
+
+/// <summary>
+/// An in-memory generation backend: jobs finish when awaited. Text models return the prompt's "text" input,
+/// image models a PNG-signed payload, video models an MP4-signed payload; all deterministic from the input.
+/// </summary>
+public sealed class FakeBackend : IGenerationBackend
+{
+    private readonly ConcurrentDictionary<string, GenerationRequest> _jobs = new();
+    private int _next;
+
+    public string Name => "fake";
+
+    /// <summary>Every request submitted, in order.</summary>
+    public ConcurrentQueue<GenerationRequest> Submitted { get; } = new();
+
+    /// <summary>Job ids waited on, in order.</summary>
+    public ConcurrentQueue<string> Waited { get; } = new();
+
+    /// <summary>Job ids cancelled.</summary>
+    public ConcurrentQueue<string> Cancelled { get; } = new();
+
+    /// <summary>When it returns a message for a request, that job fails with it.</summary>
+    public Func<GenerationRequest, string?> FailWhen { get; set; } = _ => null;
+
+    /// <summary>Awaited before a job completes (e.g. to block until a test releases it).</summary>
+    public Func<GenerationRequest, CancellationToken, Task> BeforeComplete { get; set; } = (_, _) => Task.CompletedTask;
+
+    public decimal CostPerJob { get; set; } = 0.025m;
+
+    public int SubmitCount(Func<GenerationRequest, bool>? where = null) => Submitted.Count(where ?? (_ => true));
+
+    public Task<string> SubmitAsync(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        var id = $"job-{Interlocked.Increment(ref _next)}";
+        _jobs[id] = request;
+        Submitted.Enqueue(request);
+        return Task.FromResult(id);
+    }
+
+    public async Task<GenerationResult> WaitAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        Waited.Enqueue(jobId);
+        if (!_jobs.TryGetValue(jobId, out var request))
+        {
+            throw new GenerationException($"Unknown job {jobId}.", jobId);
+        }
+
+        try
+        {
+            await BeforeComplete(request, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            Cancelled.Enqueue(jobId);
+            throw;
+        }
+
+        if (FailWhen(request) is { } error)
+        {
+            return new GenerationResult(jobId, GenerationStatus.Failed, [], 0m, error);
+        }
+
+        var prompt = request.Input["prompt"]?.GetValue<string>() ?? "";
+        IReadOnlyList<GenerationOutput> outputs = request.Model switch
+        {
+            var m when m.StartsWith("llm", StringComparison.Ordinal) => [new TextOutput(request.Input["text"]?.GetValue<string>() ?? prompt)],
+            var m when m.StartsWith("image", StringComparison.Ordinal) => [File(jobId, Png(prompt + "|" + request.Input["seed"]), "image/png")],
+            _ => [File(jobId, Mp4(request.Model + "|" + prompt + "|" + request.Input["image"]), "video/mp4")],
+        };
+        return new GenerationResult(jobId, GenerationStatus.Succeeded, outputs, CostPerJob);
+    }
+
+    public Task CancelAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        Cancelled.Enqueue(jobId);
+        return Task.CompletedTask;
+    }
+
+    public static byte[] Png(string seed) => [.. "\x89PNG\r\n\x1a\n"u8.ToArray(), .. Encoding.UTF8.GetBytes("fake-image:" + seed)];
+
+    public static byte[] Mp4(string seed) => [0, 0, 0, 24, .. "ftypisom"u8.ToArray(), 0, 0, 2, 0, .. Encoding.UTF8.GetBytes("fake-video:" + seed)];
+
+    private static FileOutput File(string jobId, byte[] bytes, string mediaType) =>
+        new(new Uri($"https://fake.invalid/{jobId}"), mediaType, _ => Task.FromResult<Stream>(new MemoryStream(bytes, writable: false)));
+}
