@@ -11,6 +11,7 @@ namespace Checkpointing.Tests.Support;
 public sealed class FakeBackend : IGenerationBackend
 {
     private readonly ConcurrentDictionary<string, GenerationRequest> _jobs = new();
+    private readonly ConcurrentDictionary<string, GenerationResult> _finished = new();
     private int _next;
 
     public string Name => "fake";
@@ -31,6 +32,11 @@ public sealed class FakeBackend : IGenerationBackend
     public Func<GenerationRequest, CancellationToken, Task> BeforeComplete { get; set; } = (_, _) => Task.CompletedTask;
 
     public decimal CostPerJob { get; set; } = 0.025m;
+
+    /// <summary>Makes a job submitted elsewhere (another process's client) known, as a real provider would.</summary>
+    public void Adopt(string jobId, GenerationRequest request) => _jobs[jobId] = request;
+
+    public GenerationRequest RequestOf(string jobId) => _jobs[jobId];
 
     public int SubmitCount(Func<GenerationRequest, bool>? where = null) => Submitted.Count(where ?? (_ => true));
 
@@ -60,6 +66,12 @@ public sealed class FakeBackend : IGenerationBackend
             throw;
         }
 
+        // A finished job keeps its outcome, as at a real provider.
+        return _finished.GetOrAdd(jobId, _ => Complete(jobId, request));
+    }
+
+    private GenerationResult Complete(string jobId, GenerationRequest request)
+    {
         if (FailWhen(request) is { } error)
         {
             return new GenerationResult(jobId, GenerationStatus.Failed, [], 0m, error);

@@ -97,6 +97,8 @@ public sealed class StoryboardPhase(FakeBackend backend) : UnitPhase("storyboard
 {
     public override string GetUnitKey(int unitIndex) => $"beat_{unitIndex}";
 
+    public override decimal EstimateUnitCost(UnitContext context) => backend.CostPerJob;
+
     public override async Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) =>
         (await context.ReadJsonInputAsync<Spec>("spec", "spec", cancellationToken: cancellationToken)).Beats.Count;
 
@@ -114,6 +116,8 @@ public sealed class StoryboardPhase(FakeBackend backend) : UnitPhase("storyboard
 public sealed class ChunksPhase(FakeBackend backend) : UnitPhase("chunks", new ArtifactSpec("chunk") { AllowedEdits = EditKinds.RegenerateUnit })
 {
     public override string GetUnitKey(int unitIndex) => $"chunk_{unitIndex}";
+
+    public override decimal EstimateUnitCost(UnitContext context) => backend.CostPerJob;
 
     public override Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) =>
         Task.FromResult(context.GetInputPins("beat_image").Count);

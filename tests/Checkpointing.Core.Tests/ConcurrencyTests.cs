@@ -1,0 +1,87 @@
+using Checkpointing.Tests.Support;
+
+namespace Checkpointing.Tests;
+
+public class ConcurrencyTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Fifty_concurrent_edits_of_one_artifact_lose_no_update()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+
+        // Each edit adds its own style key; a lost update would drop a key.
+        await Task.WhenAll(Enumerable.Range(1, 50).Select(i => Task.Run(
+            () => host.Editor.PatchJsonAsync(plan.Id, "spec", "spec", "{\"style\":{\"k" + i + "\":" + i + "}}", new EditOptions(EditedBy: $"editor-{i}"), Ct), Ct)));
+
+        var artifact = await host.Queries.GetArtifactAsync(plan.Id, "spec", "spec", Ct);
+        Assert.Equal(51, artifact.Version);
+        var history = await host.Queries.GetArtifactHistoryAsync(plan.Id, "spec", "spec", Ct);
+        Assert.Equal(50, history.Count(v => v.Version < artifact.Version));
+        Assert.Equal(Enumerable.Range(1, 51), history.Select(v => v.Version));
+        Assert.Equal(Enumerable.Range(1, 50).Select(i => $"editor-{i}").Order(), history.Skip(1).Select(v => v.CreatedBy!).Order());
+        var style = artifact.Content.Json!.Value.GetProperty("style");
+        Assert.All(Enumerable.Range(1, 50), i => Assert.Equal(i, style.GetProperty($"k{i}").GetInt32()));
+    }
+
+    [Fact]
+    public async Task Concurrent_edits_that_pass_the_version_they_saw_conflict_instead_of_overwriting()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+
+        var results = await Task.WhenAll(Enumerable.Range(1, 10).Select(i => Task.Run(async () =>
+        {
+            try
+            {
+                await host.Editor.PatchJsonAsync(plan.Id, "spec", "spec", $$"""{"template":"t{{i}}"}""", new EditOptions(ExpectedVersion: 1), Ct);
+                return true;
+            }
+            catch (ConcurrencyConflictException)
+            {
+                return false;
+            }
+        }, Ct)));
+
+        Assert.Equal(1, results.Count(ok => ok));
+        Assert.Equal(2, (await host.Queries.GetArtifactAsync(plan.Id, "spec", "spec", Ct)).Version);
+    }
+
+    [Fact]
+    public async Task Twenty_concurrent_forks_of_main_get_twenty_distinct_names()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+
+        var branches = await Task.WhenAll(Enumerable.Range(1, 20).Select(_ => Task.Run(
+            () => host.Store.CreateBranchAsync(plan.RunId, BranchNames.Main, plan.Id, DateTimeOffset.UtcNow, Ct), Ct)));
+
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => $"main-{i}").Order(), branches.Select(b => b.Name).Order());
+    }
+
+    [Fact]
+    public async Task Concurrent_continues_of_one_edited_checkpoint_fork_once()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+        await host.Editor.PatchJsonAsync(plan.Id, "spec", "spec", """{"template":"v2"}""", cancellationToken: Ct);
+
+        var results = await Task.WhenAll(Enumerable.Range(1, 8).Select(_ => Task.Run(async () =>
+        {
+            try
+            {
+                return await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+            }
+            catch (InvalidStateException)
+            {
+                return null; // the phase was already running in this process
+            }
+        }, Ct)));
+
+        Assert.All(results.OfType<ContinueResult>(), r => Assert.Equal("main-1", r.Branch));
+        Assert.Equal(["main", "main-1"], (await host.Store.ListBranchesAsync(plan.RunId, Ct)).Select(b => b.Name));
+        Assert.Single(await host.Store.ListCheckpointsAsync(plan.RunId, "main-1", Ct));
+    }
+}

@@ -1,0 +1,134 @@
+using System.Text.Json.Nodes;
+using Checkpointing.Tests.Support;
+
+namespace Checkpointing.Tests;
+
+public class CrashSafetyTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_unit_phase_failing_at_unit_5_of_8_regenerates_only_the_missing_units_on_retry()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync(beats: 8)).Checkpoint!;
+        var failing = true;
+        host.Backend.FailWhen = r => failing && r.Input["prompt"]!.GetValue<string>().StartsWith("shot 5 ", StringComparison.Ordinal) ? "out of memory on the GPU" : null;
+
+        var failed = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        Assert.Equal(RunStatus.Failed, failed.Run.Status);
+        Assert.Contains("out of memory on the GPU", failed.Run.Error, StringComparison.Ordinal);
+        Assert.Null(failed.Checkpoint);
+        var journal = await host.Store.GetUnitsAsync(plan.RunId, $"phase/main/2/{plan.Id:N}", Ct);
+        var finishedBeforeFailure = journal.Select(u => u.UnitIndex).ToHashSet();
+        Assert.Superset(new HashSet<int> { 1, 2, 3, 4 }, finishedBeforeFailure);
+        Assert.DoesNotContain(5, finishedBeforeFailure);
+        var costAfterFailure = failed.Run.Cost;
+
+        failing = false;
+        var submittedBefore = host.Backend.Submitted.Count;
+        var waitedBefore = host.Backend.Waited.Count;
+        var retried = await host.Runner.RetryAsync(plan.RunId, Ct);
+
+        Assert.Equal(RunStatus.Paused, retried.Status);
+        // Units that finished are neither submitted nor awaited again; units whose job was in flight when unit 5
+        // failed are re-attached to (awaited by id), and only the rest are submitted anew.
+        var submittedOnRetry = host.Backend.Submitted.Skip(submittedBefore).Select(r => r.Input["prompt"]!.GetValue<string>()).ToList();
+        var reattachedOnRetry = host.Backend.Waited.Skip(waitedBefore).Select(id => host.Backend.RequestOf(id).Input["prompt"]!.GetValue<string>()).ToList();
+        Assert.All(finishedBeforeFailure, i => Assert.DoesNotContain(reattachedOnRetry, p => p.StartsWith($"shot {i} ", StringComparison.Ordinal)));
+        Assert.All(finishedBeforeFailure, i => Assert.DoesNotContain(submittedOnRetry, p => p.StartsWith($"shot {i} ", StringComparison.Ordinal)));
+        var missing = Enumerable.Range(1, 8).Except(finishedBeforeFailure).ToList();
+        Assert.All(missing, i => Assert.Contains(reattachedOnRetry, p => p.StartsWith($"shot {i} ", StringComparison.Ordinal)));
+        Assert.True(submittedOnRetry.Count <= missing.Count);
+        Assert.Contains(submittedOnRetry, p => p.StartsWith("shot 5 ", StringComparison.Ordinal));
+        var storyboard = retried.Checkpoint!;
+        Assert.Equal(8, (await host.Store.GetArtifactsAsync(storyboard.Id, Ct)).Count);
+        Assert.Equal(8 * host.Backend.CostPerJob, storyboard.Cost);
+        Assert.Empty(await host.Store.GetUnitsAsync(plan.RunId, $"phase/main/2/{plan.Id:N}", Ct));
+        Assert.Equal(costAfterFailure + missing.Count * host.Backend.CostPerJob, retried.Run.Cost);
+    }
+
+    [Fact]
+    public async Task A_restarted_runner_reattaches_to_the_recorded_job_instead_of_paying_again()
+    {
+        var store = new InMemoryCheckpointStore();
+        Guid runId;
+        await using (var first = new TestHost(store: store))
+        {
+            var plan = (await first.StartAsync(beats: 2)).Checkpoint!;
+            runId = plan.RunId;
+
+            // The image job for unit 2 hangs; the process "dies" (the caller gives up) while waiting on it.
+            using var dying = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            first.Backend.BeforeComplete = async (r, token) =>
+            {
+                if (r.Input["prompt"]!.GetValue<string>().StartsWith("shot 2 ", StringComparison.Ordinal))
+                {
+                    await dying.CancelAsync();
+                    await Task.Delay(Timeout.Infinite, token);
+                }
+            };
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.Runner.ContinueAsync(plan.Id, cancellationToken: dying.Token));
+            Assert.Equal(RunStatus.Failed, (await store.GetRunAsync(runId, Ct))!.Status);
+        }
+
+        // A new process with a new backend client that knows the job ids (they live at the provider).
+        await using var second = new TestHost(store: store);
+        var recorded = await store.GetJobAsync(runId, $"phase/main/2/{(await store.GetRunAsync(runId, Ct))!.ParentCheckpointId:N}", "unit-2/1", Ct);
+        Assert.NotNull(recorded);
+        var reattached = new ReattachingBackend(second.Backend, recorded!);
+
+        var retried = await second.Runner.RetryAsync(runId, Ct);
+
+        Assert.Equal(RunStatus.Paused, retried.Status);
+        Assert.Contains(recorded, second.Backend.Waited);
+        Assert.Equal(0, second.Backend.SubmitCount(r => r.Model.StartsWith("image", StringComparison.Ordinal)));
+        _ = reattached;
+    }
+
+    /// <summary>Teaches the second process's fake backend the job that the first one submitted.</summary>
+    private sealed class ReattachingBackend
+    {
+        public ReattachingBackend(FakeBackend backend, string jobId)
+        {
+            backend.Adopt(jobId, new GenerationRequest("image-flux", new JsonObject { ["prompt"] = "shot 2 of the product", ["seed"] = 2 }));
+        }
+    }
+
+    [Fact]
+    public async Task A_budget_stops_the_run_before_it_would_be_exceeded()
+    {
+        await using var host = new TestHost();
+
+        // Plan (0.025) + 4 images (0.1) fit in 0.13; the first clip would not.
+        var result = await host.StartAsync(autoContinue: true, budget: 0.13m);
+
+        Assert.Equal(RunStatus.Failed, result.Status);
+        Assert.Contains("budget", result.Run.Error, StringComparison.Ordinal);
+        Assert.True(result.Run.Cost <= 0.13m);
+        Assert.Equal(0, host.Backend.SubmitCount(r => r.Model.StartsWith("video", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Cancelling_a_running_run_cancels_its_backend_jobs_and_marks_it_cancelled()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+        var waiting = new TaskCompletionSource();
+        host.Backend.BeforeComplete = async (_, token) =>
+        {
+            waiting.TrySetResult();
+            await Task.Delay(Timeout.Infinite, token);
+        };
+
+        var running = host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var cancelled = await host.Runner.CancelAsync(plan.RunId, Ct);
+        var result = await running.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+
+        Assert.Equal(RunStatus.Cancelled, cancelled.Status);
+        Assert.Equal(RunStatus.Cancelled, result.Run.Status);
+        Assert.NotEmpty(host.Backend.Cancelled);
+        await Assert.ThrowsAsync<RunStateException>(() => host.Runner.RetryAsync(plan.RunId, Ct));
+    }
+}
