@@ -1,0 +1,166 @@
+using Checkpointing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using VideoPipeline.Phases;
+using VideoPipeline.Studio;
+
+namespace VideoPipeline.Hosting;
+
+/// <summary>
+/// Builds the generic host: configuration (appsettings.json next to the executable, then environment variables,
+/// then <c>--data</c>), logging to stderr, and the Checkpointing SDK with the store, blob store and backend that
+/// configuration names.
+/// </summary>
+public static class AppHost
+{
+    public static IHost Build(string? dataOverride)
+    {
+        // 1. Configuration: appsettings.json, then environment variables (Checkpointing__Store=sqlite, …), then --data.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            DisableDefaults = true,
+            ApplicationName = "VideoPipeline",
+            ContentRootPath = AppContext.BaseDirectory,
+        });
+        builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
+        builder.Configuration.AddEnvironmentVariables();
+        if (!string.IsNullOrWhiteSpace(dataOverride))
+        {
+            builder.Configuration.AddInMemoryCollection([new("Checkpointing:DataPath", dataOverride)]);
+        }
+
+        var settings = builder.Configuration.GetSection(HostSettings.Section).Get<HostSettings>() ?? new HostSettings();
+        var data = Path.GetFullPath(settings.DataPath);
+
+        // 2. Logging goes to stderr so stdout carries only the commands' output; no colours when redirected.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.ColorBehavior = Terminal.IsPlain(Console.IsErrorRedirected) ? LoggerColorBehavior.Disabled : LoggerColorBehavior.Enabled;
+        });
+        builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+
+        // 3. The pipeline's own settings: models, media, and the studio backend's folder under the data folder.
+        builder.Services.Configure<VideoPipelineOptions>(builder.Configuration.GetSection("VideoPipeline"));
+        builder.Services.Configure<MediaOptions>(builder.Configuration.GetSection("Media"));
+        builder.Services.Configure<StudioOptions>(builder.Configuration.GetSection("Studio"));
+        builder.Services.PostConfigure<StudioOptions>(o => o.Root = Path.Combine(data, "studio"));
+        builder.Services.AddSingleton<VideoAssembler>();
+        builder.Services.AddSingleton(new DataFolder(data));
+
+        // 4. The SDK: the four phases, then the stores and the backend that configuration names.
+        builder.Services.AddCheckpointing(
+            sdk =>
+            {
+                sdk.AddPipeline(VideoPipelineOptions.PipelineName, pipeline => pipeline
+                    .AddPhase<PlanPhase>()
+                    .AddPhase<StoryboardPhase>()
+                    .AddPhase<ChunksPhase>()
+                    .AddPhase<AssemblePhase>());
+                Providers.UseStore(sdk, settings, data);
+                Providers.UseBlobStore(sdk, settings, data);
+                Providers.AddBackend(sdk, settings);
+            },
+            options => options.DefaultMaxConcurrency = 2);
+
+        return builder.Build();
+    }
+
+    /// <summary>Runs the start-up validation of every option registered with ValidateOnStart, reporting all errors at once.</summary>
+    public static void Validate(IServiceProvider services) => services.GetService<IStartupValidator>()?.Validate();
+}
+
+/// <summary>The <c>Checkpointing</c> configuration section: where data lives and which providers to use.</summary>
+public sealed class HostSettings
+{
+    public const string Section = "Checkpointing";
+
+    /// <summary>The data folder (metadata database, blobs, studio jobs). Default: <c>./data</c>.</summary>
+    public string DataPath { get; set; } = "data";
+
+    /// <summary>The metadata store: <c>sqlite</c> (default) or <c>memory</c> (lost when the process ends).</summary>
+    public string Store { get; set; } = Providers.Sqlite;
+
+    /// <summary>The SQLite database: a path relative to the data folder, or a connection string. Default: <c>checkpoints.db</c>.</summary>
+    public string Sqlite { get; set; } = "checkpoints.db";
+
+    /// <summary>The blob store: <c>filesystem</c> (default).</summary>
+    public string BlobStore { get; set; } = Providers.FileSystem;
+
+    /// <summary>The generation backend: <c>studio</c> (default, offline).</summary>
+    public string Backend { get; set; } = StudioBackend.BackendName;
+}
+
+/// <summary>The resolved data folder.</summary>
+public sealed record DataFolder(string Path)
+{
+    public string Blobs => System.IO.Path.Combine(Path, "blobs");
+}
+
+/// <summary>
+/// The providers this host knows, by configuration name. Adding one (Postgres, S3, Replicate) is a case here and
+/// a package reference; the phases do not change.
+/// </summary>
+public static class Providers
+{
+    public const string Sqlite = "sqlite";
+    public const string Memory = "memory";
+    public const string FileSystem = "filesystem";
+
+    public static void UseStore(CheckpointingBuilder sdk, HostSettings settings, string data)
+    {
+        switch (settings.Store.Trim().ToLowerInvariant())
+        {
+            case Sqlite:
+                var target = settings.Sqlite.Contains('=', StringComparison.Ordinal) ? settings.Sqlite : Path.Combine(data, settings.Sqlite);
+                if (!target.Contains('=', StringComparison.Ordinal))
+                {
+                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                }
+
+                sdk.UseSqlite(target);
+                break;
+            case Memory:
+                sdk.UseInMemoryStore();
+                break;
+            default:
+                throw new ConfigurationException($"Checkpointing:Store is '{settings.Store}'; this host knows '{Sqlite}' and '{Memory}'.");
+        }
+    }
+
+    public static void UseBlobStore(CheckpointingBuilder sdk, HostSettings settings, string data)
+    {
+        switch (settings.BlobStore.Trim().ToLowerInvariant())
+        {
+            case FileSystem:
+                sdk.UseFileSystemBlobStore(o => o.RootPath = Path.Combine(data, "blobs"));
+                break;
+            default:
+                throw new ConfigurationException($"Checkpointing:BlobStore is '{settings.BlobStore}'; this host knows '{FileSystem}'.");
+        }
+    }
+
+    public static void AddBackend(CheckpointingBuilder sdk, HostSettings settings)
+    {
+        var name = settings.Backend.Trim().ToLowerInvariant();
+        switch (name)
+        {
+            case StudioBackend.BackendName:
+                sdk.AddBackend<StudioBackend>(name);
+                break;
+            default:
+                throw new ConfigurationException($"Checkpointing:Backend is '{settings.Backend}'; this host knows '{StudioBackend.BackendName}'.");
+        }
+
+        sdk.Services.AddSingleton(sp => new PipelineBackend(sp.GetRequiredKeyedService<IGenerationBackend>(name)));
+    }
+}
+
+/// <summary>The configuration names a provider this host does not know, or a setting is invalid.</summary>
+public sealed class ConfigurationException(string message) : Exception(message);

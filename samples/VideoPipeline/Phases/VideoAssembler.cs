@@ -1,0 +1,54 @@
+using Checkpointing;
+using Microsoft.Extensions.Options;
+using VideoPipeline.Media;
+using VideoPipeline.Studio;
+
+namespace VideoPipeline.Phases;
+
+/// <summary>
+/// Joins clips into the final cut: with ffmpeg, an MP4 of all clips (MP4 or animated PNG inputs); without it, an
+/// animated PNG of every frame of every clip (animated PNG inputs only).
+/// </summary>
+public sealed class VideoAssembler(IOptions<MediaOptions> media)
+{
+    private readonly Lazy<Ffmpeg?> _ffmpeg = new(() => Ffmpeg.Locate(media.Value.Ffmpeg));
+
+    public async Task<AssembledVideo> AssembleAsync(IReadOnlyList<string> clips, string outputWithoutExtension, CancellationToken ct)
+    {
+        if (_ffmpeg.Value is { } ffmpeg)
+        {
+            var mp4 = outputWithoutExtension + ".mp4";
+            await ffmpeg.ConcatAsync(clips, mp4, ct);
+            return new AssembledVideo(mp4, "mp4", null);
+        }
+
+        var frames = new List<RgbImage>();
+        foreach (var clip in clips)
+        {
+            var bytes = await File.ReadAllBytesAsync(clip, ct);
+            if (!MediaFiles.IsPng(bytes))
+            {
+                throw new InvalidStateException(
+                    $"Clip '{Path.GetFileName(clip)}' is {MediaTypes.Detect(bytes) ?? "of an unknown type"}; joining it needs ffmpeg on PATH (or set Media:Ffmpeg to its path).");
+            }
+
+            foreach (var frame in PngReader.DecodeFrames(bytes))
+            {
+                var image = frame.Image;
+                if (frames.Count > 0 && (image.Width != frames[0].Width || image.Height != frames[0].Height))
+                {
+                    image = image.Resize(frames[0].Width, frames[0].Height);
+                }
+
+                frames.Add(image);
+            }
+        }
+
+        var apng = outputWithoutExtension + ".apng";
+        await File.WriteAllBytesAsync(apng, PngWriter.EncodeAnimated(frames, media.Value.FramesPerSecond), ct);
+        return new AssembledVideo(apng, "apng", frames.Count);
+    }
+}
+
+/// <summary>The assembled file.</summary>
+public sealed record AssembledVideo(string Path, string Format, int? Frames);

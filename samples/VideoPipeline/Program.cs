@@ -1,0 +1,24 @@
+// The video pipeline sample: a console host for the Checkpointing SDK.
+//
+// 1. Hosting/AppHost.cs builds the generic host: configuration (appsettings.json, environment variables, --data),
+//    logging to stderr, and services.AddCheckpointing(...) with the four phases (Phases/), the SQLite store and the
+//    file blob store under the data folder, and the generation backend named by Checkpointing:Backend (the offline
+//    Studio/ backend by default).
+// 2. Cli/Commands.cs maps each command to one SDK call (runner, editor, queries); Cli/Demo.cs walks the whole flow.
+// 3. Parse errors and SDK errors end the process with one line on stderr and a non-zero exit code.
+using VideoPipeline.Cli;
+
+var root = Commands.Build();
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    // One line per problem instead of the full help text; --help shows the usage.
+    foreach (var error in parse.Errors)
+    {
+        Ui.Error($"{error.Message} (see --help)");
+    }
+
+    return 2;
+}
+
+return await parse.InvokeAsync();

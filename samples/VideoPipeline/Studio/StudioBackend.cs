@@ -1,0 +1,294 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Checkpointing;
+using Microsoft.Extensions.Options;
+using VideoPipeline.Media;
+
+namespace VideoPipeline.Studio;
+
+/// <summary>
+/// An offline, deterministic generation backend that makes real files. Jobs are files under
+/// <c>{Root}/jobs</c>: <see cref="SubmitAsync"/> writes the request and returns its id, <see cref="WaitAsync"/> renders
+/// the output once and records the result, so any process can wait on (re-attach to) a job another process
+/// submitted, and waiting again returns the same outputs without charging twice.
+/// </summary>
+/// <remarks>
+/// Text models write a video spec (<see cref="StudioPlanner"/>); image models paint a PNG from the prompt and seed
+/// (<c>#rrggbb</c> colours in the prompt become the palette); video models animate the image at
+/// <c>first_frame_image</c> (a <c>file:</c> or <c>data:</c> URL) into an MP4 with ffmpeg, or an animated PNG without it.
+/// </remarks>
+public sealed partial class StudioBackend : IGenerationBackend
+{
+    public const string BackendName = "studio";
+
+    private static readonly JsonSerializerOptions JobJson = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+    private readonly StudioOptions _options;
+    private readonly MediaOptions _media;
+    private readonly TimeProvider _time;
+    private readonly Lazy<Ffmpeg?> _ffmpeg;
+    private readonly string _jobs;
+    private readonly string _outputs;
+
+    public StudioBackend(IOptions<StudioOptions> options, IOptions<MediaOptions> media, TimeProvider time)
+    {
+        _options = options.Value;
+        _media = media.Value;
+        _time = time;
+        _ffmpeg = new Lazy<Ffmpeg?>(() => Ffmpeg.Locate(_media.Ffmpeg));
+        _jobs = Path.Combine(Path.GetFullPath(_options.Root), "jobs");
+        _outputs = Path.Combine(Path.GetFullPath(_options.Root), "outputs");
+    }
+
+    public string Name => BackendName;
+
+    public async Task<string> SubmitAsync(GenerationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!_options.Models.ContainsKey(request.Model))
+        {
+            throw new GenerationException($"The studio backend has no model '{request.Model}'. It has: {string.Join(", ", _options.Models.Keys)}.");
+        }
+
+        Directory.CreateDirectory(_jobs);
+        var id = $"st-{_time.GetUtcNow():yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..12]}";
+        var job = new StudioJob(id, request.Model, request.Input, _time.GetUtcNow());
+        await WriteAtomicallyAsync(JobPath(id), JsonSerializer.SerializeToUtf8Bytes(job, JobJson), cancellationToken);
+        return id;
+    }
+
+    public async Task<GenerationResult> WaitAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        var job = await ReadJobAsync(jobId, cancellationToken);
+        if (File.Exists(ResultPath(jobId)))
+        {
+            return ToResult(JsonSerializer.Deserialize<StudioResult>(await File.ReadAllBytesAsync(ResultPath(jobId), cancellationToken), JobJson)!);
+        }
+
+        if (File.Exists(CancelledPath(jobId)))
+        {
+            return new GenerationResult(jobId, GenerationStatus.Canceled, [], 0m, "The job was cancelled.");
+        }
+
+        try
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(_options.LatencyMilliseconds), _time, cancellationToken);
+        }
+        catch (OperationCanceledException)
+        {
+            await CancelAsync(jobId, CancellationToken.None);
+            throw;
+        }
+
+        StudioResult result;
+        try
+        {
+            result = await RenderAsync(job, cancellationToken);
+        }
+        catch (Exception e) when (e is InvalidDataException or StudioInputException or FileNotFoundException or InvalidOperationException)
+        {
+            result = new StudioResult(job.Id, GenerationStatus.Failed, null, [], 0m, e.Message);
+        }
+
+        await WriteAtomicallyAsync(ResultPath(jobId), JsonSerializer.SerializeToUtf8Bytes(result, JobJson), cancellationToken);
+        return ToResult(result);
+    }
+
+    public Task CancelAsync(string jobId, CancellationToken cancellationToken = default)
+    {
+        if (File.Exists(JobPath(jobId)) && !File.Exists(ResultPath(jobId)))
+        {
+            File.WriteAllText(CancelledPath(jobId), _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture));
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private async Task<StudioResult> RenderAsync(StudioJob job, CancellationToken ct)
+    {
+        var model = _options.Models[job.Model];
+        var prompt = job.Input["prompt"]?.GetValue<string>() ?? "";
+        var seed = job.Input["seed"]?.GetValue<long>() ?? 0;
+        switch (model.Kind)
+        {
+            case StudioModelKind.Text:
+                var duration = job.Input["duration"]?.GetValue<double>() ?? 10;
+                var beats = job.Input["beats"]?.GetValue<int>() ?? 4;
+                string text;
+                try
+                {
+                    text = StudioPlanner.WriteSpec(prompt, duration, beats);
+                }
+                catch (ArgumentException e)
+                {
+                    throw new StudioInputException(e.Message);
+                }
+
+                return new StudioResult(job.Id, GenerationStatus.Succeeded, text, [], model.Price, null);
+
+            case StudioModelKind.Image:
+                var palette = HexColour().Matches(prompt).Select(m => Rgb.TryParseHex(m.Value, out var c) ? c : default).ToList();
+                var image = Painter.Paint(prompt, seed, _media.Width, _media.Height, palette.Count > 0 ? palette : null);
+                var png = await SaveOutputAsync(job.Id, ".png", PngWriter.Encode(image), ct);
+                return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [new StudioFile(png, MediaTypes.Png)], model.Price, null);
+
+            default:
+                var seconds = job.Input["duration"]?.GetValue<double>() ?? 2;
+                if (seconds is <= 0 or > 60)
+                {
+                    throw new StudioInputException($"duration must be between 0 and 60 seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
+                }
+
+                var first = await LoadFirstFrameAsync(job.Input["first_frame_image"]?.GetValue<string>(), ct);
+                if (first.Width != _media.Width || first.Height != _media.Height)
+                {
+                    first = first.Resize(_media.Width, _media.Height);
+                }
+
+                var frameCount = Math.Max(2, (int)Math.Round(seconds * _media.FramesPerSecond));
+                var frames = Motion.Render(first, frameCount, model.Camera, seed);
+                var clip = await EncodeClipAsync(job.Id, frames, ct);
+                var cost = Math.Round(model.Price * (decimal)seconds, 4);
+                return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [clip], cost, null);
+        }
+    }
+
+    private async Task<StudioFile> EncodeClipAsync(string jobId, IReadOnlyList<RgbImage> frames, CancellationToken ct)
+    {
+        if (_ffmpeg.Value is { } ffmpeg)
+        {
+            var folder = Path.Combine(_outputs, jobId + ".frames");
+            Directory.CreateDirectory(folder);
+            try
+            {
+                for (var i = 0; i < frames.Count; i++)
+                {
+                    await File.WriteAllBytesAsync(Path.Combine(folder, $"frame_{i + 1:0000}.png"), PngWriter.Encode(frames[i]), ct);
+                }
+
+                var path = Path.Combine(_outputs, jobId + ".mp4");
+                await ffmpeg.EncodeFramesAsync(folder, _media.FramesPerSecond, path, ct);
+                return new StudioFile(path, MediaTypes.Mp4);
+            }
+            finally
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+        }
+
+        var apng = await SaveOutputAsync(jobId, ".apng", PngWriter.EncodeAnimated(frames, _media.FramesPerSecond), ct);
+        return new StudioFile(apng, MediaTypes.Png);
+    }
+
+    private async Task<RgbImage> LoadFirstFrameAsync(string? url, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+        {
+            throw new StudioInputException("first_frame_image must be a file: or data: URL of the clip's first frame.");
+        }
+
+        byte[] bytes;
+        if (uri.IsFile)
+        {
+            bytes = await File.ReadAllBytesAsync(uri.LocalPath, ct);
+        }
+        else if (uri.Scheme == "data" && url.IndexOf(";base64,", StringComparison.Ordinal) is var comma and > 0)
+        {
+            bytes = Convert.FromBase64String(url[(comma + 8)..]);
+        }
+        else
+        {
+            throw new StudioInputException($"The studio backend works offline and reads file: and data: URLs only, not '{uri.Scheme}:'.");
+        }
+
+        if (MediaFiles.IsPng(bytes))
+        {
+            return PngReader.Decode(bytes);
+        }
+
+        if (_ffmpeg.Value is { } ffmpeg)
+        {
+            // ffmpeg reads JPEG and WebP; convert to PNG, then decode that.
+            var input = Path.Combine(_outputs, Guid.NewGuid().ToString("N"));
+            var output = input + ".png";
+            Directory.CreateDirectory(_outputs);
+            try
+            {
+                await File.WriteAllBytesAsync(input, bytes, ct);
+                await ffmpeg.ConvertToPngAsync(input, output, ct);
+                return PngReader.Decode(await File.ReadAllBytesAsync(output, ct));
+            }
+            finally
+            {
+                File.Delete(input);
+                File.Delete(output);
+            }
+        }
+
+        throw new StudioInputException($"The first frame is {MediaTypes.Detect(bytes) ?? "not an image"}; without ffmpeg on PATH the studio reads PNG only. Install ffmpeg or upload a PNG.");
+    }
+
+    private async Task<string> SaveOutputAsync(string jobId, string extension, byte[] bytes, CancellationToken ct)
+    {
+        var path = Path.Combine(_outputs, jobId + extension);
+        await WriteAtomicallyAsync(path, bytes, ct);
+        return path;
+    }
+
+    private async Task<StudioJob> ReadJobAsync(string jobId, CancellationToken ct)
+    {
+        if (!JobIdPattern().IsMatch(jobId) || !File.Exists(JobPath(jobId)))
+        {
+            throw new GenerationException($"The studio backend has no job '{jobId}' under {_jobs}.", jobId);
+        }
+
+        return JsonSerializer.Deserialize<StudioJob>(await File.ReadAllBytesAsync(JobPath(jobId), ct), JobJson)
+            ?? throw new GenerationException($"The job file of '{jobId}' is empty.", jobId);
+    }
+
+    private static GenerationResult ToResult(StudioResult result)
+    {
+        var outputs = new List<GenerationOutput>();
+        if (result.Text is not null)
+        {
+            outputs.Add(new TextOutput(result.Text));
+        }
+
+        foreach (var file in result.Files)
+        {
+            var path = file.Path;
+            outputs.Add(new FileOutput(new Uri(path), file.MediaType, _ => Task.FromResult<Stream>(File.OpenRead(path))));
+        }
+
+        return new GenerationResult(result.Id, result.Status, outputs, result.Cost, result.Error);
+    }
+
+    private static async Task WriteAtomicallyAsync(string path, byte[] bytes, CancellationToken ct)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
+        await File.WriteAllBytesAsync(temp, bytes, ct);
+        File.Move(temp, path, overwrite: true);
+    }
+
+    private string JobPath(string id) => Path.Combine(_jobs, id + ".json");
+
+    private string ResultPath(string id) => Path.Combine(_jobs, id + ".result.json");
+
+    private string CancelledPath(string id) => Path.Combine(_jobs, id + ".cancelled");
+
+    [GeneratedRegex("#[0-9a-fA-F]{6}\\b")]
+    private static partial Regex HexColour();
+
+    [GeneratedRegex("^st-[0-9]{14}-[0-9a-f]{12}$")]
+    private static partial Regex JobIdPattern();
+
+    private sealed record StudioJob(string Id, string Model, JsonObject Input, DateTimeOffset SubmittedAt);
+
+    private sealed record StudioFile(string Path, string MediaType);
+
+    private sealed record StudioResult(string Id, GenerationStatus Status, string? Text, IReadOnlyList<StudioFile> Files, decimal Cost, string? Error);
+
+    private sealed class StudioInputException(string message) : Exception(message);
+}
