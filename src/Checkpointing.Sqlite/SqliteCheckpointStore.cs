@@ -86,12 +86,12 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 
     /// <summary>Reads the schema version recorded in the database (0 before the first migration).</summary>
     internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(connection =>
+        ReadAsync((connection, transaction) =>
         {
-            using var exists = Command(connection, null, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';");
+            using var exists = Command(connection, transaction, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';");
             return Convert.ToInt64(exists.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0
                 ? 0
-                : SqliteMigrator.ReadVersion(connection, null);
+                : SqliteMigrator.ReadVersion(connection, transaction);
         }, cancellationToken, migrate: false);
 
     /// <summary>Closes the pooled connections to the database file.</summary>
@@ -173,7 +173,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     }
 
     /// <summary>Runs <paramref name="body"/> in a read transaction, so it sees one consistent snapshot.</summary>
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> body, CancellationToken cancellationToken, bool migrate = true)
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken, bool migrate = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (migrate)
@@ -185,7 +185,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         {
             using var connection = Open();
             using var transaction = connection.BeginTransaction(deferred: true);
-            var result = body(connection);
+            var result = body(connection, transaction);
             transaction.Commit();
             return result;
         }, cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,43 @@
+using Checkpointing.Conformance;
+
+namespace Checkpointing.Sqlite.Tests;
+
+/// <summary>The SQLite store, on a fresh database file per test, against the store conformance suite.</summary>
+public sealed class SqliteCheckpointStoreConformanceTests : CheckpointStoreConformanceTests
+{
+    private readonly TempDatabase _database = new();
+
+    protected override Task<ICheckpointStore> CreateStoreAsync() => Task.FromResult<ICheckpointStore>(_database.Open());
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _database.Dispose();
+    }
+}
+
+/// <summary>
+/// The suite again with every concurrent caller of the race tests on one of two store instances over the same file,
+/// as two processes would be: their writes are serialised by SQLite's file lock, not by an in-process gate.
+/// </summary>
+public sealed class SqliteTwoInstancesConformanceTests : CheckpointStoreConformanceTests
+{
+    private readonly TempDatabase _database = new();
+    private SqliteCheckpointStore? _second;
+
+    protected override Task<ICheckpointStore> CreateStoreAsync()
+    {
+        var first = _database.Open();
+        _second = _database.Open();
+        return Task.FromResult<ICheckpointStore>(first);
+    }
+
+    protected override ICheckpointStore StoreForCaller(int caller) => caller % 2 == 0 ? Store : _second!;
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        _second?.Dispose();
+        _database.Dispose();
+    }
+}
