@@ -132,10 +132,26 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 
     private async ValueTask EnsureMigratedAsync(CancellationToken cancellationToken)
     {
-        if (!_migrated && _applyMigrations)
+        if (_migrated)
+        {
+            return;
+        }
+
+        if (_applyMigrations)
         {
             await MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        var version = await GetSchemaVersionAsync(cancellationToken).ConfigureAwait(false);
+        if (version < SqliteMigrator.LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The SQLite database '{DataSource}' is at schema version {version}, but this store needs version {SqliteMigrator.LatestVersion}. " +
+                "Call SqliteCheckpointStore.MigrateAsync() once before use, or set SqliteStoreOptions.ApplyMigrations = true.");
+        }
+
+        _migrated = true;
     }
 
     /// <summary>Runs <paramref name="body"/> in a <c>BEGIN IMMEDIATE</c> transaction, committing when it returns.</summary>
@@ -205,6 +221,17 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                 var delay = Math.Min(1000, 20 << Math.Min(attempt, 6)) + Random.Shared.Next(20);
                 _logger.BusyRetry(operation, e.SqliteErrorCode, attempt, delay);
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
+            {
+                _logger.StillBusy(e, operation, attempt);
+                throw new CheckpointingException(
+                    $"SQLite {operation} on '{DataSource}' gave up after {attempt} attempts because another connection or process kept the database locked. " +
+                    "Retry later, or raise SqliteStoreOptions.BusyTimeout or MaxBusyRetries.", e);
+            }
+            catch (SqliteException e)
+            {
+                throw new CheckpointingException($"SQLite {operation} on '{DataSource}' failed: {e.Message}", e);
             }
         }
     }

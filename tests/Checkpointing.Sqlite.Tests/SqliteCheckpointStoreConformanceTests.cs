@@ -18,7 +18,8 @@ public sealed class SqliteCheckpointStoreConformanceTests : CheckpointStoreConfo
 
 /// <summary>
 /// The suite again with every concurrent caller of the race tests on one of two store instances over the same file,
-/// as two processes would be: their writes are serialised by SQLite's file lock, not by an in-process gate.
+/// as two processes would be (the second shares no connection pool with the first): their writes are serialised by
+/// SQLite's file lock, not by an in-process gate.
 /// </summary>
 public sealed class SqliteTwoInstancesConformanceTests : CheckpointStoreConformanceTests
 {
@@ -28,7 +29,7 @@ public sealed class SqliteTwoInstancesConformanceTests : CheckpointStoreConforma
     protected override Task<ICheckpointStore> CreateStoreAsync()
     {
         var first = _database.Open();
-        _second = _database.Open();
+        _second = new SqliteCheckpointStore(new SqliteStoreOptions { ConnectionString = $"Data Source={_database.FilePath};Pooling=False" });
         return Task.FromResult<ICheckpointStore>(first);
     }
 
