@@ -22,6 +22,9 @@ internal static partial class Log
     [LoggerMessage(1006, LogLevel.Debug, "SQLite: run {RunId} branch {Branch} created from {ParentBranch}")]
     public static partial void BranchCreated(this ILogger logger, Guid runId, string branch, string parentBranch);
 
+    [LoggerMessage(1008, LogLevel.Warning, "SQLite {Operation}: database still busy after {Attempts} attempts, giving up")]
+    public static partial void StillBusy(this ILogger logger, Exception exception, string operation, int attempts);
+
     [LoggerMessage(1007, LogLevel.Warning, "SQLite {Operation}: constraint violation mapped to an SDK exception")]
     public static partial void ConstraintViolation(this ILogger logger, Exception exception, string operation);
 }

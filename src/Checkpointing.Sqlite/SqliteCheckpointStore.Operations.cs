@@ -45,7 +45,7 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<Run?> GetRunAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        ReadAsync(c => FindRun(c, null, runId), cancellationToken);
+        ReadAsync((c, tx) => FindRun(c, tx, runId), cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
@@ -55,7 +55,7 @@ public sealed partial class SqliteCheckpointStore
             return Task.FromResult<IReadOnlyList<Run>>([]);
         }
 
-        return ReadAsync<IReadOnlyList<Run>>(c => Query(c, null, MapRun, $"""
+        return ReadAsync<IReadOnlyList<Run>>((c, tx) => Query(c, tx, MapRun, $"""
             SELECT {RunColumns} FROM runs
             WHERE $owner IS NULL OR owner_id = $owner
             ORDER BY created_ticks DESC, id DESC
@@ -88,7 +88,7 @@ public sealed partial class SqliteCheckpointStore
     /// <inheritdoc />
     public Task<IReadOnlyList<Branch>> ListBranchesAsync(Guid runId, CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<Branch>>(
-            c => Query(c, null, MapBranch, $"SELECT {BranchColumns} FROM branches WHERE run_id = $run ORDER BY seq;", ("$run", runId)),
+            (c, tx) => Query(c, tx, MapBranch, $"SELECT {BranchColumns} FROM branches WHERE run_id = $run ORDER BY seq;", ("$run", runId)),
             cancellationToken);
 
     /// <inheritdoc />
@@ -193,11 +193,11 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<Checkpoint?> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
-        ReadAsync(c => FindCheckpoint(c, null, checkpointId), cancellationToken);
+        ReadAsync((c, tx) => FindCheckpoint(c, tx, checkpointId), cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default) =>
-        ReadAsync<IReadOnlyList<Checkpoint>>(c => Query(c, null, MapCheckpoint, $"""
+        ReadAsync<IReadOnlyList<Checkpoint>>((c, tx) => Query(c, tx, MapCheckpoint, $"""
             SELECT {CheckpointColumns} FROM checkpoints
             WHERE run_id = $run AND ($branch IS NULL OR branch = $branch)
             ORDER BY seq;
@@ -223,7 +223,7 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
-        ReadAsync<IReadOnlyList<Artifact>>(c => Query(c, null, MapArtifact, $"""
+        ReadAsync<IReadOnlyList<Artifact>>((c, tx) => Query(c, tx, MapArtifact, $"""
             SELECT {ArtifactColumns} FROM artifacts
             WHERE checkpoint_id = $checkpoint
             ORDER BY type, COALESCE(unit_index, 0), key;
@@ -231,16 +231,16 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default) =>
-        ReadAsync(c => FindArtifact(c, null, checkpointId, type, key), cancellationToken);
+        ReadAsync((c, tx) => FindArtifact(c, tx, checkpointId, type, key), cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default) =>
-        ReadAsync<IReadOnlyList<ArtifactVersion>>(c => Query(c, null, MapVersion,
+        ReadAsync<IReadOnlyList<ArtifactVersion>>((c, tx) => Query(c, tx, MapVersion,
             $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id ORDER BY version;", ("$id", artifactId)), cancellationToken);
 
     /// <inheritdoc />
     public Task<ArtifactVersion?> GetArtifactVersionAsync(Guid artifactId, int version, CancellationToken cancellationToken = default) =>
-        ReadAsync(c => QuerySingle(c, null, MapVersion,
+        ReadAsync((c, tx) => QuerySingle(c, tx, MapVersion,
             $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id AND version = $version;", ("$id", artifactId), ("$version", version)),
             cancellationToken);
 
@@ -351,9 +351,9 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<string?> GetJobAsync(Guid runId, string executionKey, string slot, CancellationToken cancellationToken = default) =>
-        ReadAsync(c =>
+        ReadAsync((c, tx) =>
         {
-            using var command = Command(c, null, "SELECT external_job_id FROM journal_jobs WHERE run_id = $run AND execution_key = $execution AND slot = $slot;",
+            using var command = Command(c, tx, "SELECT external_job_id FROM journal_jobs WHERE run_id = $run AND execution_key = $execution AND slot = $slot;",
                 ("$run", runId), ("$execution", executionKey), ("$slot", slot));
             return command.ExecuteScalar() as string;
         }, cancellationToken);
@@ -385,7 +385,7 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<IReadOnlyList<CompletedUnit>> GetUnitsAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default) =>
-        ReadAsync<IReadOnlyList<CompletedUnit>>(c => Query(c, null,
+        ReadAsync<IReadOnlyList<CompletedUnit>>((c, tx) => Query(c, tx,
             r => new CompletedUnit(r.GetInt32(0), FromJson<NewArtifact>(r.GetString(1)), Money(r, 2)),
             "SELECT unit_index, artifact, cost FROM journal_units WHERE run_id = $run AND execution_key = $execution ORDER BY unit_index;",
             ("$run", runId), ("$execution", executionKey)), cancellationToken);
@@ -404,7 +404,7 @@ public sealed partial class SqliteCheckpointStore
     /// <inheritdoc />
     public async IAsyncEnumerable<string> ListReferencedBlobsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var hashes = await ReadAsync(c => Query(c, null, r => r.GetString(0), """
+        var hashes = await ReadAsync((c, tx) => Query(c, tx, r => r.GetString(0), """
             SELECT blob_hash FROM artifact_versions WHERE blob_hash IS NOT NULL
             UNION
             SELECT blob_hash FROM journal_units WHERE blob_hash IS NOT NULL;

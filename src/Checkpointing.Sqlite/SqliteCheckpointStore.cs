@@ -86,12 +86,12 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 
     /// <summary>Reads the schema version recorded in the database (0 before the first migration).</summary>
     internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync(connection =>
+        ReadAsync((connection, transaction) =>
         {
-            using var exists = Command(connection, null, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';");
+            using var exists = Command(connection, transaction, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';");
             return Convert.ToInt64(exists.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0
                 ? 0
-                : SqliteMigrator.ReadVersion(connection, null);
+                : SqliteMigrator.ReadVersion(connection, transaction);
         }, cancellationToken, migrate: false);
 
     /// <summary>Closes the pooled connections to the database file.</summary>
@@ -132,10 +132,26 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 
     private async ValueTask EnsureMigratedAsync(CancellationToken cancellationToken)
     {
-        if (!_migrated && _applyMigrations)
+        if (_migrated)
+        {
+            return;
+        }
+
+        if (_applyMigrations)
         {
             await MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return;
         }
+
+        var version = await GetSchemaVersionAsync(cancellationToken).ConfigureAwait(false);
+        if (version < SqliteMigrator.LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The SQLite database '{DataSource}' is at schema version {version}, but this store needs version {SqliteMigrator.LatestVersion}. " +
+                "Call SqliteCheckpointStore.MigrateAsync() once before use, or set SqliteStoreOptions.ApplyMigrations = true.");
+        }
+
+        _migrated = true;
     }
 
     /// <summary>Runs <paramref name="body"/> in a <c>BEGIN IMMEDIATE</c> transaction, committing when it returns.</summary>
@@ -173,7 +189,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     }
 
     /// <summary>Runs <paramref name="body"/> in a read transaction, so it sees one consistent snapshot.</summary>
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, T> body, CancellationToken cancellationToken, bool migrate = true)
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken, bool migrate = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (migrate)
@@ -185,7 +201,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         {
             using var connection = Open();
             using var transaction = connection.BeginTransaction(deferred: true);
-            var result = body(connection);
+            var result = body(connection, transaction);
             transaction.Commit();
             return result;
         }, cancellationToken).ConfigureAwait(false);
@@ -205,6 +221,17 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                 var delay = Math.Min(1000, 20 << Math.Min(attempt, 6)) + Random.Shared.Next(20);
                 _logger.BusyRetry(operation, e.SqliteErrorCode, attempt, delay);
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
+            {
+                _logger.StillBusy(e, operation, attempt);
+                throw new CheckpointingException(
+                    $"SQLite {operation} on '{DataSource}' gave up after {attempt} attempts because another connection or process kept the database locked. " +
+                    "Retry later, or raise SqliteStoreOptions.BusyTimeout or MaxBusyRetries.", e);
+            }
+            catch (SqliteException e)
+            {
+                throw new CheckpointingException($"SQLite {operation} on '{DataSource}' failed: {e.Message}", e);
             }
         }
     }
