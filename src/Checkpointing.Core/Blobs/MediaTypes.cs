@@ -24,6 +24,8 @@ public static class MediaTypes
     /// <summary><c>application/octet-stream</c>, for bytes of unknown type.</summary>
     public const string OctetStream = "application/octet-stream";
 
+    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
     /// <summary>How many leading bytes <see cref="Detect"/> needs at most.</summary>
     public const int SniffLength = 16;
 
@@ -32,7 +34,7 @@ public static class MediaTypes
     /// <returns>The media type, or null when the bytes match no known signature.</returns>
     public static string? Detect(ReadOnlySpan<byte> header)
     {
-        if (header.StartsWith("\x89PNG\r\n\x1a\n"u8))
+        if (header.StartsWith(PngSignature))
         {
             return Png;
         }

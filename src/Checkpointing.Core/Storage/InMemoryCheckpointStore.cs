@@ -12,6 +12,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
     private readonly Dictionary<Guid, Run> _runs = [];
     private readonly Dictionary<Guid, List<Branch>> _branches = [];
     private readonly Dictionary<Guid, Checkpoint> _checkpoints = [];
+    private readonly Dictionary<(Guid RunId, string Branch, int Phase), int> _latestVersions = [];
     private readonly List<Guid> _checkpointOrder = [];
     private readonly Dictionary<Guid, List<Guid>> _artifactsByCheckpoint = [];
     private readonly Dictionary<Guid, Artifact> _artifacts = [];
@@ -142,15 +143,14 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
                 throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
             }
 
-            var version = 1 + _checkpoints.Values
-                .Where(c => c.RunId == checkpoint.RunId && c.Branch == checkpoint.Branch && c.Phase == checkpoint.Phase)
-                .Select(c => c.Version).DefaultIfEmpty(0).Max();
+            var version = 1 + _latestVersions.GetValueOrDefault((checkpoint.RunId, checkpoint.Branch, checkpoint.Phase));
             var saved = new Checkpoint(
                 checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
                 CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
                 checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
             _checkpoints[saved.Id] = saved;
             _checkpointOrder.Add(saved.Id);
+            _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = version;
             var ids = new List<Guid>();
             foreach (var a in checkpoint.Artifacts)
             {

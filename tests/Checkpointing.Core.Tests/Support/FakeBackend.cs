@@ -93,7 +93,7 @@ public sealed class FakeBackend : IGenerationBackend
         return Task.CompletedTask;
     }
 
-    public static byte[] Png(string seed) => [.. "\x89PNG\r\n\x1a\n"u8.ToArray(), .. Encoding.UTF8.GetBytes("fake-image:" + seed)];
+    public static byte[] Png(string seed) => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, .. Encoding.UTF8.GetBytes("fake-image:" + seed)];
 
     public static byte[] Mp4(string seed) => [0, 0, 0, 24, .. "ftypisom"u8.ToArray(), 0, 0, 2, 0, .. Encoding.UTF8.GetBytes("fake-video:" + seed)];
 

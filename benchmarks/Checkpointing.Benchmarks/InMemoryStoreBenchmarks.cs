@@ -1,0 +1,57 @@
+using System.Text.Json;
+using BenchmarkDotNet.Attributes;
+
+namespace Checkpointing.Benchmarks;
+
+/// <summary>Committing a checkpoint of N artifacts and editing one, against plain dictionary inserts of the same records.</summary>
+public class InMemoryStoreBenchmarks
+{
+    private InMemoryCheckpointStore _store = null!;
+    private Run _run = null!;
+    private NewArtifact[] _artifacts = [];
+    private Guid _checkpointId;
+    private int _version;
+
+    [Params(8, 64)]
+    public int Artifacts { get; set; }
+
+    [GlobalSetup]
+    public async Task Setup()
+    {
+        _store = new InMemoryCheckpointStore();
+        var now = DateTimeOffset.UtcNow;
+        _run = new Run(Guid.NewGuid(), "video", "bench", JsonSerializer.SerializeToElement(new { }), false, RunStatus.Queued, null, null, null, null, 0, null, now, now);
+        await _store.CreateRunAsync(_run);
+        _artifacts = Enumerable.Range(1, Artifacts)
+            .Select(i => new NewArtifact(Guid.Empty, "beat_image", $"beat_{i}", ArtifactContent.FromBlob(new BlobReference(new string('a', 64), 1000, MediaTypes.Png)), ArtifactMetadata.Empty, i))
+            .ToArray();
+        var checkpoint = await CommitCheckpoint();
+        _checkpointId = checkpoint.Id;
+        _version = 1;
+    }
+
+    [Benchmark(Baseline = true)]
+    public Dictionary<Guid, NewArtifact> RawDictionaryInserts()
+    {
+        var dictionary = new Dictionary<Guid, NewArtifact>();
+        foreach (var a in _artifacts)
+        {
+            var copy = a with { Id = Guid.NewGuid() };
+            dictionary[copy.Id] = copy;
+        }
+
+        return dictionary;
+    }
+
+    [Benchmark]
+    public Task<Checkpoint> CommitCheckpoint() =>
+        _store.CommitCheckpointAsync(new NewCheckpoint(
+            Guid.NewGuid(), _run.Id, BranchNames.Main, 2, null, null, 0, null, null, [],
+            _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(), null, 0, DateTimeOffset.UtcNow));
+
+    [Benchmark]
+    public Task<Artifact> EditArtifact() =>
+        _store.UpdateArtifactAsync(new ArtifactUpdate(
+            _checkpointId, "beat_image", "beat_1", _version++, ArtifactContent.FromBlob(new BlobReference(new string('b', 64), 1000, MediaTypes.Png)),
+            ArtifactMetadata.Empty, "bench", null, 0, null, DateTimeOffset.UtcNow));
+}
