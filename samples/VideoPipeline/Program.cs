@@ -12,12 +12,8 @@ var root = Commands.Build();
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    // One line per problem instead of the full help text; --help shows the usage.
-    foreach (var error in parse.Errors)
-    {
-        Ui.Error($"{error.Message} (see --help)");
-    }
-
+    // One line instead of the full help text; --help shows the usage.
+    Ui.Error($"{string.Join(" ", parse.Errors.Select(e => e.Message))} (see --help)");
     return 2;
 }
 

@@ -1,0 +1,120 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using VideoPipeline.Media;
+using VideoPipeline.Tests.Support;
+
+namespace VideoPipeline.Tests;
+
+/// <summary><c>demo</c> on a fresh data folder: the seed's review flow end to end, and real media on disk.</summary>
+public sealed class DemoTests
+{
+    [Fact]
+    public async Task Demo_pauses_edits_branches_twice_completes_and_prints_the_tree_and_cost()
+    {
+        using var app = new SampleApp();
+        var demo = await app.SucceedAsync("demo");
+        var output = demo.Stdout;
+
+        Assert.DoesNotContain('\u001b', output); // no ANSI escapes when redirected
+        Assert.Matches(@"paused at phase 1 \(plan\) on main: checkpoint [0-9a-f-]{36} awaits review", output);
+        Assert.Matches(@"spec of checkpoint [0-9a-f-]{36} is now v2 \(v1 kept in history\): spec: 4 beats, 10 s, mood warm", output);
+        Assert.Matches(@"phase 2 \(storyboard\) ran on new branch main-1 \(the checkpoint was edited\)", output);
+        Assert.Matches(@"paused at phase 2 \(storyboard\) on main-1: checkpoint", output);
+        Assert.Matches(@"beat_3 of checkpoint [0-9a-f-]{36} regenerated: v2", output);
+        Assert.Matches(@"phase 3 \(chunks\) ran on new branch main-1-1 \(the checkpoint was edited\)", output);
+        Assert.Matches(@"phase 4 \(assemble\) ran on branch main-1-1\n", output);
+        Assert.Matches(@"completed: the final cut is checkpoint [0-9a-f-]{36} on main-1-1", output);
+
+        // The tree: four checkpoints nested phase 1 > 2 > 3 > 4, two forks, three branches.
+        var tree = output[output.IndexOf("7. the checkpoint tree", StringComparison.Ordinal)..];
+        Assert.Matches(@"phase 1 \(plan\) on main v1, [0-9a-f]{8}, approved", tree);
+        Assert.Matches(@"\s{4}`-- phase 2 \(storyboard\) on main-1 v1, [0-9a-f]{8}, approved, \$\d+\.\d{4} \[new branch main-1\]", tree);
+        Assert.Matches(@"\s{8}`-- phase 3 \(chunks\) on main-1-1 v1, [0-9a-f]{8}, approved, \$\d+\.\d{4} \[new branch main-1-1\]", tree);
+        Assert.Matches(@"\s{12}`-- phase 4 \(assemble\) on main-1-1 v1", tree);
+        Assert.Contains("3 branches: main, main-1, main-1-1", tree);
+
+        // The total: the spec ($0.003), 4 images and 1 regenerated image ($0.025 each), 4 clips of 2.5 s on hailuo
+        // ($0.045/s). The run's cost must equal the sum of what every step reported.
+        var total = Money(Regex.Match(tree, @"total cost: \$(?<v>\d+\.\d{4})").Groups["v"].Value);
+        Assert.Equal(0.003m + (5 * 0.025m) + (4 * 2.5m * 0.045m), total);
+        var reported = Regex.Matches(output, @"checkpoint [0-9a-f-]{36} saved: phase \d on [\w-]+, \$(?<v>\d+\.\d{4})").Sum(m => Money(m.Groups["v"].Value))
+            + Money(Regex.Match(output, @"regenerated: v2, seed \d+, \$(?<v>\d+\.\d{4})").Groups["v"].Value);
+        Assert.Equal(reported, total);
+    }
+
+    [Fact]
+    public async Task Demo_images_and_clips_are_real_files()
+    {
+        using var app = new SampleApp();
+        var output = (await app.SucceedAsync("demo")).Stdout;
+        var storyboard = Ids.Find(output, @"checkpoint {id} saved: phase 2 on main-1,");
+        var chunks = Ids.Find(output, @"checkpoint {id} saved: phase 3 on main-1-1,");
+        var final = Ids.Find(output, @"the final cut is checkpoint {id}");
+
+        var folder = app.Scratch("export");
+        await app.SucceedAsync("export", storyboard, Path.Combine(folder, "storyboard"));
+        await app.SucceedAsync("export", chunks[..8], Path.Combine(folder, "chunks"));
+        await app.SucceedAsync("export", final, Path.Combine(folder, "final"));
+
+        // Storyboard: four still PNGs of 256x144.
+        var images = Directory.GetFiles(Path.Combine(folder, "storyboard")).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(["beat_1.png", "beat_2.png", "beat_3.png", "beat_4.png"], images.Select(Path.GetFileName));
+        foreach (var image in images)
+        {
+            var png = MediaProbe.ReadPng(await File.ReadAllBytesAsync(image, TestContext.Current.CancellationToken));
+            Assert.Equal((256, 144), (png.Width, png.Height));
+            Assert.Null(png.AnimationFrames);
+        }
+
+        // Clips: an MP4 (ffmpeg on PATH) or an animated PNG; the animated PNG's frames follow acTL, and its first
+        // frame is the beat's image.
+        var clips = Directory.GetFiles(Path.Combine(folder, "chunks")).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(4, clips.Count);
+        var clipFrames = 0;
+        for (var i = 0; i < clips.Count; i++)
+        {
+            var bytes = await File.ReadAllBytesAsync(clips[i], TestContext.Current.CancellationToken);
+            if (clips[i].EndsWith(".mp4", StringComparison.Ordinal))
+            {
+                Assert.True(MediaProbe.IsMp4(bytes), $"{clips[i]} has no ftyp box");
+                continue;
+            }
+
+            Assert.EndsWith($"chunk_{i + 1}.apng", clips[i], StringComparison.Ordinal);
+            var png = MediaProbe.ReadPng(bytes);
+            Assert.Equal((256, 144), (png.Width, png.Height));
+            Assert.Equal(10, png.AnimationFrames); // 2.5 s at 4 frames per second
+            Assert.Equal(png.AnimationFrames, png.FrameControls);
+            Assert.Contains("fdAT", png.Chunks);
+            clipFrames += png.AnimationFrames!.Value;
+
+            var firstFrame = PngReader.DecodeFrames(bytes)[0].Image;
+            var beat = PngReader.Decode(await File.ReadAllBytesAsync(images[i], TestContext.Current.CancellationToken));
+            Assert.Equal(beat.Pixels, firstFrame.Pixels);
+        }
+
+        var finals = Directory.GetFiles(Path.Combine(folder, "final"));
+        var finalBytes = await File.ReadAllBytesAsync(Assert.Single(finals), TestContext.Current.CancellationToken);
+        if (finals[0].EndsWith(".mp4", StringComparison.Ordinal))
+        {
+            Assert.True(MediaProbe.IsMp4(finalBytes));
+        }
+        else
+        {
+            var png = MediaProbe.ReadPng(finalBytes);
+            Assert.Equal(clipFrames, png.AnimationFrames); // every frame of every clip, in order
+        }
+
+        // Every blob on disk is one of these real files, stored once by content hash.
+        var blobs = Directory.GetFiles(app.BlobPath, "*", SearchOption.AllDirectories).Where(f => !f.Contains(".tmp", StringComparison.Ordinal)).ToList();
+        Assert.NotEmpty(blobs);
+        foreach (var blob in blobs)
+        {
+            var bytes = await File.ReadAllBytesAsync(blob, TestContext.Current.CancellationToken);
+            Assert.True(MediaProbe.IsPng(bytes) || MediaProbe.IsMp4(bytes), $"{blob} is neither PNG nor MP4");
+            Assert.Equal(Path.GetFileName(blob), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
+        }
+    }
+
+    private static decimal Money(string text) => decimal.Parse(text, CultureInfo.InvariantCulture);
+}

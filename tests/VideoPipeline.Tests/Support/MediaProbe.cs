@@ -1,0 +1,129 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace VideoPipeline.Tests.Support;
+
+/// <summary>What a PNG's chunks say: size from IHDR, and for an animated PNG the acTL frame count and fcTL chunks.</summary>
+public sealed record PngFacts(int Width, int Height, int? AnimationFrames, int FrameControls, IReadOnlyList<string> Chunks);
+
+/// <summary>
+/// Reads media headers independently of the sample's code: the PNG signature and chunk list (every CRC checked),
+/// IHDR, acTL and fcTL; an MP4's leading ftyp box.
+/// </summary>
+public static class MediaProbe
+{
+    private static readonly byte[] PngSignature = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    public static bool IsPng(byte[] bytes) => bytes.AsSpan().StartsWith(PngSignature);
+
+    public static PngFacts ReadPng(byte[] bytes)
+    {
+        Assert.True(IsPng(bytes), "the file does not start with the PNG signature");
+        var chunks = new List<string>();
+        int? width = null, height = null, frames = null;
+        var controls = 0;
+        var offset = 8;
+        while (offset < bytes.Length)
+        {
+            Assert.True(offset + 12 <= bytes.Length, $"truncated chunk header at {offset}");
+            var length = (int)BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(offset));
+            var type = Encoding.ASCII.GetString(bytes, offset + 4, 4);
+            Assert.True(offset + 12 + length <= bytes.Length, $"chunk {type} runs past the end");
+            var data = bytes.AsSpan(offset + 8, length);
+            var crc = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(offset + 8 + length));
+            Assert.Equal(crc, Crc(bytes.AsSpan(offset + 4, 4 + length)));
+            switch (type)
+            {
+                case "IHDR":
+                    Assert.Empty(chunks);
+                    width = (int)BinaryPrimitives.ReadUInt32BigEndian(data);
+                    height = (int)BinaryPrimitives.ReadUInt32BigEndian(data[4..]);
+                    break;
+                case "acTL":
+                    frames = (int)BinaryPrimitives.ReadUInt32BigEndian(data);
+                    break;
+                case "fcTL":
+                    controls++;
+                    break;
+            }
+
+            chunks.Add(type);
+            offset += 12 + length;
+            if (type == "IEND")
+            {
+                break;
+            }
+        }
+
+        Assert.Equal("IEND", chunks[^1]);
+        Assert.NotNull(width);
+        return new PngFacts(width!.Value, height!.Value, frames, controls, chunks);
+    }
+
+    /// <summary>True when the file starts with an ISO base media <c>ftyp</c> box (size, "ftyp", a major brand).</summary>
+    public static bool IsMp4(byte[] bytes) =>
+        bytes.Length >= 16
+        && Encoding.ASCII.GetString(bytes, 4, 4) == "ftyp"
+        && BinaryPrimitives.ReadUInt32BigEndian(bytes) is >= 16 and var size && size <= bytes.Length
+        && bytes.AsSpan(8, 4).ToArray().All(b => b is >= 0x20 and < 0x7F);
+
+    private static uint Crc(ReadOnlySpan<byte> data)
+    {
+        var crc = 0xFFFFFFFFu;
+        foreach (var b in data)
+        {
+            crc ^= b;
+            for (var k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+
+    /// <summary>A small valid PNG (grey 8-bit, one IDAT) written here, for uploads.</summary>
+    public static byte[] TinyPng(int width, int height, byte shade)
+    {
+        using var raw = new MemoryStream();
+        for (var y = 0; y < height; y++)
+        {
+            raw.WriteByte(0);
+            for (var x = 0; x < width; x++)
+            {
+                raw.WriteByte((byte)(shade + x + y));
+            }
+        }
+
+        using var deflated = new MemoryStream();
+        using (var z = new System.IO.Compression.ZLibStream(deflated, System.IO.Compression.CompressionLevel.Fastest, leaveOpen: true))
+        {
+            raw.Position = 0;
+            raw.CopyTo(z);
+        }
+
+        using var png = new MemoryStream();
+        png.Write(PngSignature);
+        var ihdr = new byte[13];
+        BinaryPrimitives.WriteUInt32BigEndian(ihdr, (uint)width);
+        BinaryPrimitives.WriteUInt32BigEndian(ihdr.AsSpan(4), (uint)height);
+        ihdr[8] = 8;
+        ihdr[9] = 0;
+        Chunk(png, "IHDR", ihdr);
+        Chunk(png, "IDAT", deflated.ToArray());
+        Chunk(png, "IEND", []);
+        return png.ToArray();
+    }
+
+    private static void Chunk(Stream output, string type, byte[] data)
+    {
+        var head = new byte[8];
+        BinaryPrimitives.WriteUInt32BigEndian(head, (uint)data.Length);
+        Encoding.ASCII.GetBytes(type, head.AsSpan(4));
+        output.Write(head);
+        output.Write(data);
+        var crc = new byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc([.. head.AsSpan(4), .. data]));
+        output.Write(crc);
+    }
+}

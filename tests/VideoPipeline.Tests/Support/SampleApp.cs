@@ -1,0 +1,136 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace VideoPipeline.Tests.Support;
+
+/// <summary>The output of one run of the sample.</summary>
+public sealed record CliResult(string[] Args, int ExitCode, string Stdout, string Stderr)
+{
+    public IReadOnlyList<string> ErrorLines => Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    public override string ToString() =>
+        $"videopipeline {string.Join(' ', Args)} -> exit {ExitCode}\n--- stdout ---\n{Stdout}\n--- stderr ---\n{Stderr}";
+}
+
+/// <summary>
+/// Runs the sample's build output as a separate process (<c>dotnet VideoPipeline.dll --data {folder} …</c>) against
+/// one data folder, with a timeout, and captures stdout, stderr and the exit code.
+/// </summary>
+public sealed class SampleApp : IDisposable
+{
+    private static readonly Lazy<string> Dll = new(LocateDll);
+
+    public SampleApp()
+    {
+        DataPath = Path.Combine(Path.GetTempPath(), "videopipeline-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(DataPath);
+    }
+
+    /// <summary>The data folder every command of this instance uses.</summary>
+    public string DataPath { get; }
+
+    public string BlobPath => Path.Combine(DataPath, "blobs");
+
+    public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(90);
+
+    /// <summary>Extra environment variables for the process.</summary>
+    public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>A path for a scratch file or folder under the data folder's parent.</summary>
+    public string Scratch(string name) => Path.Combine(DataPath + "-scratch", name);
+
+    public async Task<CliResult> RunAsync(params string[] args)
+    {
+        string[] all = ["--data", DataPath, .. args];
+        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            WorkingDirectory = Directory.CreateDirectory(DataPath + "-scratch").FullName,
+        };
+        start.ArgumentList.Add(Dll.Value);
+        foreach (var a in all)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        // Only what the test sets: no settings inherited from the developer's shell.
+        foreach (var key in start.Environment.Keys.Where(k =>
+                     k.StartsWith("Checkpointing__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VideoPipeline__", StringComparison.OrdinalIgnoreCase)
+                     || k.StartsWith("Studio__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("Media__", StringComparison.OrdinalIgnoreCase)
+                     || k.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["NO_COLOR"] = "1";
+        start.Environment["DOTNET_NOLOGO"] = "1";
+        start.Environment["Studio__LatencyMilliseconds"] = "0";
+        foreach (var (key, value) in Environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start dotnet.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(Timeout);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"videopipeline {string.Join(' ', args)} did not finish within {Timeout}.");
+        }
+
+        return new CliResult(args, process.ExitCode, (await stdout).ReplaceLineEndings("\n"), (await stderr).ReplaceLineEndings("\n"));
+    }
+
+    /// <summary>Runs a command and fails the test with its output unless it exits 0 with nothing on stderr.</summary>
+    public async Task<CliResult> SucceedAsync(params string[] args)
+    {
+        var result = await RunAsync(args);
+        Assert.True(result.ExitCode == 0 && result.Stderr.Length == 0, result.ToString());
+        return result;
+    }
+
+    public void Dispose()
+    {
+        foreach (var folder in new[] { DataPath, DataPath + "-scratch" })
+        {
+            try
+            {
+                Directory.Delete(folder, recursive: true);
+            }
+            catch (DirectoryNotFoundException)
+            {
+            }
+        }
+    }
+
+    /// <summary>The sample's own build output, next to its deps.json, runtimeconfig.json and appsettings.json.</summary>
+    private static string LocateDll()
+    {
+        var dir = new DirectoryInfo(AppContext.BaseDirectory);
+        var segments = dir.FullName.Split(Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+        var bin = Array.LastIndexOf(segments, "bin");
+        var configuration = bin >= 0 && bin + 1 < segments.Length ? segments[bin + 1] : "Debug";
+        while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Checkpointing.sln")))
+        {
+            dir = dir.Parent;
+        }
+
+        if (dir is null)
+        {
+            throw new InvalidOperationException($"Checkpointing.sln not found above {AppContext.BaseDirectory}.");
+        }
+
+        var dll = Path.Combine(dir.FullName, "samples", "VideoPipeline", "bin", configuration, "net10.0", "VideoPipeline.dll");
+        return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} does not exist; build samples/VideoPipeline ({configuration}) first.");
+    }
+}
