@@ -34,6 +34,7 @@ public static class Commands
         root.Subcommands.Add(RegenerateBeat());
         root.Subcommands.Add(RegenerateChunk());
         root.Subcommands.Add(Continue());
+        root.Subcommands.Add(Retry());
         root.Subcommands.Add(HistoryCommand());
         root.Subcommands.Add(Export());
         root.Subcommands.Add(Demo.Command());
@@ -327,6 +328,18 @@ public static class Commands
                 c = next;
             }
         }, checkpoint, description, toEnd);
+    }
+
+    private static Command Retry()
+    {
+        var run = RunArgument();
+        return Define("retry", "Run again the phase that failed or was interrupted (a crash, Ctrl+C): finished units are kept and submitted jobs re-attached.", async (s, p, ct) =>
+        {
+            var r = await s.ResolveRunAsync(p.GetValue(run), ct);
+            s.Ui.Line($"retrying {Views.Phase(r.CurrentPhase ?? 1)} of run {r.Id} on {r.CurrentBranch ?? "main"}");
+            var result = await RunProgress.TrackAsync(s, r.Id, token => s.Runner.RetryAsync(r.Id, token), ct);
+            return Operations.ReportOutcome(s, result.Run, result.Checkpoint);
+        }, run);
     }
 
     private static Command HistoryCommand()

@@ -41,6 +41,49 @@ public sealed class SampleApp : IDisposable
 
     public async Task<CliResult> RunAsync(params string[] args)
     {
+        using var process = Process.Start(StartInfo(args)) ?? throw new InvalidOperationException("Could not start dotnet.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await WaitAsync(process, args);
+        return new CliResult(args, process.ExitCode, (await stdout).ReplaceLineEndings("\n"), (await stderr).ReplaceLineEndings("\n"));
+    }
+
+    /// <summary>Runs a command and kills it (as a crash would) as soon as it prints a line matching <paramref name="killWhen"/>.</summary>
+    public async Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, params string[] args)
+    {
+        using var process = new Process { StartInfo = StartInfo(args) };
+        var stdout = new StringBuilder();
+        var killed = false;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is null)
+            {
+                return;
+            }
+
+            lock (stdout)
+            {
+                stdout.Append(e.Data).Append('\n');
+                if (!killed && killWhen(e.Data))
+                {
+                    killed = true;
+                    process.Kill(entireProcessTree: true);
+                }
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await WaitAsync(process, args);
+        Assert.True(killed, $"the process ended before printing the awaited line:\n{stdout}");
+        lock (stdout)
+        {
+            return new CliResult(args, process.ExitCode, stdout.ToString(), stderr.IsCompleted ? stderr.Result : "");
+        }
+    }
+
+    private ProcessStartInfo StartInfo(string[] args)
+    {
         string[] all = ["--data", DataPath, .. args];
         var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
@@ -74,9 +117,11 @@ public sealed class SampleApp : IDisposable
             start.Environment[key] = value;
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("Could not start dotnet.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
+        return start;
+    }
+
+    private async Task WaitAsync(Process process, string[] args)
+    {
         using var timeout = new CancellationTokenSource(Timeout);
         try
         {
@@ -87,8 +132,6 @@ public sealed class SampleApp : IDisposable
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"videopipeline {string.Join(' ', args)} did not finish within {Timeout}.");
         }
-
-        return new CliResult(args, process.ExitCode, (await stdout).ReplaceLineEndings("\n"), (await stderr).ReplaceLineEndings("\n"));
     }
 
     /// <summary>Runs a command and fails the test with its output unless it exits 0 with nothing on stderr.</summary>

@@ -1,0 +1,47 @@
+using System.Text.RegularExpressions;
+using VideoPipeline.Tests.Support;
+
+namespace VideoPipeline.Tests;
+
+/// <summary>A process killed in the middle of a phase; another process resumes it without paying for any job twice.</summary>
+public sealed class CrashTests
+{
+    [Fact]
+    public async Task Retry_after_a_crash_keeps_finished_units_and_reattaches_to_submitted_jobs()
+    {
+        using var app = new SampleApp();
+        var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--beats", "4", "--duration", "8")).Stdout);
+
+        // Slow jobs, and a kill as soon as the first storyboard image is recorded: others are in flight.
+        app.Environment["Studio__LatencyMilliseconds"] = "1500";
+        var crashed = await app.RunAndKillAsync(line => line.Contains(" done (", StringComparison.Ordinal), "continue", plan);
+        Assert.NotEqual(0, crashed.ExitCode);
+        Assert.Contains("running phase 2 (storyboard) on main", (await app.SucceedAsync("status")).Stdout);
+        var jobsAtCrash = StudioJobs(app);
+        Assert.InRange(jobsAtCrash, 3, 5); // the plan's job and at least two storyboard jobs were submitted
+
+        app.Environment["Studio__LatencyMilliseconds"] = "0";
+        var retry = await app.SucceedAsync("retry");
+        Assert.Contains("paused at phase 2 (storyboard) on main", retry.Stdout);
+
+        // Every unit was made exactly once across the two processes…
+        var before = DoneUnits(crashed.Stdout);
+        var after = DoneUnits(retry.Stdout);
+        Assert.NotEmpty(before);
+        Assert.Empty(before.Intersect(after));
+        Assert.Equal([1, 2, 3, 4], before.Union(after).Order());
+
+        // …every job was submitted once (jobs in flight at the crash were waited on again, not resubmitted)…
+        Assert.Equal(5, StudioJobs(app));
+
+        // …and paid once: the plan and four images.
+        Assert.Contains("cost: $0.1030", (await app.SucceedAsync("status")).Stdout);
+    }
+
+    private static int[] DoneUnits(string output) =>
+        [.. Regex.Matches(output, @"unit (?<n>\d+) done \(").Select(m => int.Parse(m.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture))];
+
+    /// <summary>Jobs the studio backend accepted: one request file each.</summary>
+    private static int StudioJobs(SampleApp app) =>
+        Directory.GetFiles(Path.Combine(app.DataPath, "studio", "jobs"), "*.json").Count(f => !f.EndsWith(".result.json", StringComparison.Ordinal));
+}
