@@ -48,6 +48,8 @@ public static class StudioPlanner
         ("bike", "outdoor"), ("perfume", "beauty"), ("cream", "beauty"), ("plant", "home"),
     ];
 
+    private static readonly HashSet<string> LeadingWords = ["a", "an", "the", "our", "my", "new", "unboxing", "unbox", "introducing", "meet", "showcasing", "presenting"];
+
     private static readonly string[] Connectors = [" on ", " in ", " at ", " for ", " with ", " by ", " under ", " near ", ",", "."];
 
     /// <summary>Writes the spec for <paramref name="idea"/> as indented JSON.</summary>
@@ -99,13 +101,13 @@ public static class StudioPlanner
         return JsonSerializer.Serialize(spec, VideoSpec.Json);
     }
 
-    /// <summary>The product: the idea up to its first connector word, without a leading article.</summary>
+    /// <summary>The product: the idea up to its first connector word, without leading articles and verbs such as "unboxing".</summary>
     private static string ProductName(string idea)
     {
         var text = " " + idea.Trim() + " ";
         var cut = Connectors.Select(c => text.IndexOf(c, 1, StringComparison.OrdinalIgnoreCase)).Where(i => i > 0).DefaultIfEmpty(text.Length).Min();
         var words = text[..cut].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToList();
-        if (words.Count > 1 && words[0].ToLowerInvariant() is "a" or "an" or "the" or "our" or "my")
+        while (words.Count > 1 && LeadingWords.Contains(words[0].ToLowerInvariant()))
         {
             words.RemoveAt(0);
         }
