@@ -23,7 +23,7 @@ public static class Operations
         var how = result.BranchCreated ? $"new branch {result.Branch} (the checkpoint was edited)" : $"branch {result.Branch}";
         s.Ui.Line(result.AlreadyContinued
             ? $"checkpoint {checkpoint.Id} was already continued in this state: {Views.Phase(result.NextPhase)} is on {how}"
-            : $"continued checkpoint {checkpoint.Id}: {Views.Phase(result.NextPhase)} ran on {how}");
+            : $"continued checkpoint {checkpoint.Id}: {Views.Phase(result.NextPhase)} {(result.Checkpoint is null ? "was started" : "ran")} on {how}");
         return result;
     }
 

@@ -88,7 +88,8 @@ public sealed partial class StudioBackend : IGenerationBackend
         }
         catch (Exception e) when (e is InvalidDataException or StudioInputException or FileNotFoundException or InvalidOperationException)
         {
-            result = new StudioResult(job.Id, GenerationStatus.Failed, null, [], 0m, e.Message);
+            // The SDK ends the sentence itself.
+            result = new StudioResult(job.Id, GenerationStatus.Failed, null, [], 0m, e.Message.TrimEnd('.'));
         }
 
         await WriteAtomicallyAsync(ResultPath(jobId), JsonSerializer.SerializeToUtf8Bytes(result, JobJson), cancellationToken);

@@ -33,6 +33,9 @@ public sealed class SampleApp : IDisposable
 
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(90);
 
+    /// <summary>Whether commands get <c>--data {DataPath}</c>; when false, the data folder comes from configuration.</summary>
+    public bool PassDataOption { get; init; } = true;
+
     /// <summary>Extra environment variables for the process.</summary>
     public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
 
@@ -84,7 +87,7 @@ public sealed class SampleApp : IDisposable
 
     private ProcessStartInfo StartInfo(string[] args)
     {
-        string[] all = ["--data", DataPath, .. args];
+        string[] all = PassDataOption ? ["--data", DataPath, .. args] : args;
         var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
         {
             RedirectStandardOutput = true,

@@ -1,0 +1,44 @@
+using VideoPipeline.Tests.Support;
+
+namespace VideoPipeline.Tests;
+
+/// <summary>Stores, backend and data folder come from configuration (environment variables here).</summary>
+public sealed class ConfigurationTests
+{
+    [Fact]
+    public async Task The_data_folder_comes_from_the_environment_when_no_option_is_given()
+    {
+        using var app = new SampleApp { PassDataOption = false };
+        app.Environment["Checkpointing__DataPath"] = app.DataPath;
+        var run = await app.SucceedAsync("run", "--beats", "1", "--duration", "2");
+        Assert.True(File.Exists(Path.Combine(app.DataPath, "checkpoints.db")));
+        Assert.Contains(Ids.RunId(run.Stdout), (await app.SucceedAsync("status")).Stdout);
+    }
+
+    [Fact]
+    public async Task The_memory_store_keeps_nothing_between_processes()
+    {
+        using var app = new SampleApp();
+        app.Environment["Checkpointing__Store"] = "memory";
+        var run = await app.SucceedAsync("run", "--auto-continue", "--beats", "1", "--duration", "2");
+        Assert.Contains("completed: the final cut is checkpoint", run.Stdout);
+        Assert.False(File.Exists(Path.Combine(app.DataPath, "checkpoints.db")));
+
+        var status = await app.RunAsync("status");
+        Assert.Equal(1, status.ExitCode);
+        Assert.StartsWith("error: There are no runs in ", Assert.Single(status.ErrorLines), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Checkpointing__Store", "postgres", "error: Checkpointing:Store is 'postgres'; this host knows 'sqlite' and 'memory'.")]
+    [InlineData("Checkpointing__Backend", "replicate", "error: Checkpointing:Backend is 'replicate'; this host knows 'studio'.")]
+    [InlineData("Checkpointing__BlobStore", "s3", "error: Checkpointing:BlobStore is 's3'; this host knows 'filesystem'.")]
+    public async Task An_unknown_provider_is_a_one_line_error(string variable, string value, string expected)
+    {
+        using var app = new SampleApp();
+        app.Environment[variable] = value;
+        var result = await app.RunAsync("runs");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Equal(expected, Assert.Single(result.ErrorLines));
+    }
+}
