@@ -240,6 +240,47 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_constraint_violation_becomes_InvalidStateException_and_rolls_the_whole_call_back()
+    {
+        using var store = _database.Open();
+        await store.MigrateAsync(Ct);
+        var run = NewRun();
+        using (var connection = OpenRaw())
+        using (var command = connection.CreateCommand())
+        {
+            // The run row is inserted first; the main branch insert then violates a constraint.
+            command.CommandText = $"CREATE TRIGGER refuse_branch BEFORE INSERT ON branches WHEN NEW.run_id = '{run.Id}' BEGIN SELECT RAISE(ABORT, 'branch refused'); END;";
+            command.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<InvalidStateException>(() => store.CreateRunAsync(run, Ct));
+
+        Assert.Contains("CreateRun", e.Message, StringComparison.Ordinal);
+        Assert.Contains("branch refused", e.Message, StringComparison.Ordinal);
+        Assert.Null(await store.GetRunAsync(run.Id, Ct));
+        Assert.Empty(await store.ListRunsAsync(null, 100, Ct));
+    }
+
+    [Fact]
+    public async Task Other_driver_errors_become_CheckpointingException_with_the_driver_error_inside()
+    {
+        using var store = _database.Open();
+        await store.MigrateAsync(Ct);
+        using (var connection = OpenRaw())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "DROP TABLE journal_jobs;";
+            command.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<CheckpointingException>(() => store.SaveJobAsync(Guid.NewGuid(), "exec", "slot", "job", Ct));
+
+        Assert.IsType<SqliteException>(e.InnerException);
+        Assert.Contains("SaveJob", e.Message, StringComparison.Ordinal);
+        Assert.Contains(_database.FilePath, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Money_and_times_round_trip_exactly()
     {
         using var store = _database.Open();
