@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Checkpointing.Sqlite.Tests;
 
@@ -136,6 +137,31 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
 
         Assert.Equal(SqliteMigrator.Migrations.Select(m => ((long)m.Version, m.Name)), rows);
         Assert.Equal((1L, "0001_initial"), rows[0]);
+    }
+
+    [Fact]
+    public async Task Migrations_are_logged_and_timed_by_the_time_provider()
+    {
+        var logs = new ListLoggerFactory();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        using (var store = new SqliteCheckpointStore(new SqliteStoreOptions { DataSource = _database.FilePath }, logs, clock))
+        {
+            await store.GetRunAsync(Guid.NewGuid(), Ct);
+        }
+
+        using (var again = new SqliteCheckpointStore(new SqliteStoreOptions { DataSource = _database.FilePath }, logs))
+        {
+            await again.GetRunAsync(Guid.NewGuid(), Ct);
+        }
+
+        var applied = Assert.Single(logs.Entries, e => e.Id.Id == 1002);
+        Assert.Equal(LogLevel.Information, applied.Level);
+        Assert.Equal($"SQLite migration 1 (0001_initial) applied to {_database.FilePath}", applied.Message);
+        Assert.Contains(logs.Entries, e => e.Id.Id == 1003 && e.Message.Contains("at version 1", StringComparison.Ordinal));
+        using var connection = OpenRaw();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT applied_at FROM schema_version WHERE version = 1;";
+        Assert.Equal("2030-01-02T03:04:05.0000000+00:00", command.ExecuteScalar());
     }
 
     [Fact]
