@@ -149,7 +149,15 @@ public sealed class FileSystemBlobStore : IBlobStore
     public Task DeleteAsync(string hash, CancellationToken cancellationToken = default)
     {
         BlobHash.Validate(hash);
-        File.Delete(PathOf(hash));
+        try
+        {
+            File.Delete(PathOf(hash));
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // No blob shares the hash's prefix folder: the blob is missing, and deleting it does nothing.
+        }
+
         return Task.CompletedTask;
     }
 

@@ -1,0 +1,466 @@
+using Microsoft.Data.Sqlite;
+using static Checkpointing.Sqlite.SqliteValues;
+
+namespace Checkpointing.Sqlite;
+
+public sealed partial class SqliteCheckpointStore
+{
+    private const string RunColumns =
+        "id, pipeline, owner_id, input, auto_continue, status, current_phase, current_branch, parent_checkpoint_id, error, cost, budget, created_at, updated_at";
+
+    private const string BranchColumns = "run_id, name, parent_branch, forked_from, created_at";
+
+    private const string CheckpointColumns =
+        "id, run_id, branch, phase, version, parent_id, status, approved_at, created_at, output, cost, created_by, edit_description, consumed";
+
+    private const string ArtifactColumns =
+        "id, checkpoint_id, type, key, version, content, metadata, unit_index, updated_at, updated_by, reason";
+
+    private const string VersionColumns =
+        "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason";
+
+    /// <inheritdoc />
+    public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return WriteAsync("CreateRun", (c, tx) =>
+        {
+            if (Exists(c, tx, "SELECT 1 FROM runs WHERE id = $id;", ("$id", run.Id)))
+            {
+                throw new InvalidStateException($"Run '{run.Id}' already exists.");
+            }
+
+            Execute(c, tx, $"""
+                INSERT INTO runs ({RunColumns}, created_ticks)
+                VALUES ($id, $pipeline, $owner, $input, $auto, $status, $phase, $branch, $parent, $error, $cost, $budget, $created, $updated, $ticks);
+                """,
+                ("$id", run.Id), ("$pipeline", run.Pipeline), ("$owner", run.OwnerId), ("$input", run.Input.GetRawText()),
+                ("$auto", run.AutoContinue), ("$status", run.Status), ("$phase", run.CurrentPhase), ("$branch", run.CurrentBranch),
+                ("$parent", run.ParentCheckpointId), ("$error", run.Error), ("$cost", run.Cost), ("$budget", run.Budget),
+                ("$created", run.CreatedAt), ("$updated", run.UpdatedAt), ("$ticks", run.CreatedAt.UtcTicks));
+            InsertBranch(c, tx, new Branch(run.Id, BranchNames.Main, null, null, run.CreatedAt));
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<Run?> GetRunAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) => FindRun(c, tx, runId), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        if (limit <= 0)
+        {
+            return Task.FromResult<IReadOnlyList<Run>>([]);
+        }
+
+        return ReadAsync<IReadOnlyList<Run>>((c, tx) => Query(c, tx, MapRun, $"""
+            SELECT {RunColumns} FROM runs
+            WHERE $owner IS NULL OR owner_id = $owner
+            ORDER BY created_ticks DESC, id DESC
+            LIMIT $limit;
+            """, ("$owner", ownerId), ("$limit", limit)), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        return WriteAsync("UpdateRunState", (c, tx) =>
+        {
+            var updated = Execute(c, tx, """
+                UPDATE runs SET status = $status, current_phase = $phase, current_branch = $branch,
+                    parent_checkpoint_id = $parent, error = $error, updated_at = $at
+                WHERE id = $id;
+                """,
+                ("$id", runId), ("$status", state.Status), ("$phase", state.Phase), ("$branch", state.Branch),
+                ("$parent", state.ParentCheckpointId), ("$error", state.Error), ("$at", at));
+            if (updated == 0)
+            {
+                throw new RunNotFoundException(runId);
+            }
+
+            return FindRun(c, tx, runId)!;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Branch>> ListBranchesAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Branch>>(
+            (c, tx) => Query(c, tx, MapBranch, $"SELECT {BranchColumns} FROM branches WHERE run_id = $run ORDER BY seq;", ("$run", runId)),
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Branch> CreateBranchAsync(Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(parentBranch);
+        return WriteAsync("CreateBranch", (c, tx) => CreateBranch(c, tx, runId, parentBranch, forkedFrom, at), cancellationToken);
+    }
+
+    private Branch CreateBranch(SqliteConnection c, SqliteTransaction tx, Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at)
+    {
+        if (!Exists(c, tx, "SELECT 1 FROM runs WHERE id = $id;", ("$id", runId)))
+        {
+            throw new RunNotFoundException(runId);
+        }
+
+        if (!Exists(c, tx, "SELECT 1 FROM branches WHERE run_id = $run AND name = $name;", ("$run", runId), ("$name", parentBranch)))
+        {
+            throw new InvalidStateException($"Run '{runId}' has no branch '{parentBranch}' to fork from.");
+        }
+
+        // Inside the write transaction: no other writer can add a child between this read and the insert.
+        var children = Query(c, tx, r => r.GetString(0),
+            "SELECT name FROM branches WHERE run_id = $run AND substr(name, 1, length($prefix)) = $prefix;",
+            ("$run", runId), ("$prefix", parentBranch + "-"));
+        var next = 1 + children.Select(name => BranchNames.ChildCounter(parentBranch, name)).DefaultIfEmpty(0).Max();
+        var branch = new Branch(runId, BranchNames.Child(parentBranch, next), parentBranch, forkedFrom, at);
+        InsertBranch(c, tx, branch);
+        _logger.BranchCreated(runId, branch.Name, parentBranch);
+        return branch;
+    }
+
+    private static void InsertBranch(SqliteConnection c, SqliteTransaction tx, Branch branch) =>
+        Execute(c, tx, $"INSERT INTO branches ({BranchColumns}) VALUES ($run, $name, $parent, $forked, $at);",
+            ("$run", branch.RunId), ("$name", branch.Name), ("$parent", branch.ParentBranch), ("$forked", branch.ForkedFrom), ("$at", branch.CreatedAt));
+
+    /// <inheritdoc />
+    public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        return WriteAsync("CommitCheckpoint", (c, tx) =>
+        {
+            var run = FindRun(c, tx, checkpoint.RunId) ?? throw new RunNotFoundException(checkpoint.RunId);
+            if (!Exists(c, tx, "SELECT 1 FROM branches WHERE run_id = $run AND name = $name;", ("$run", run.Id), ("$name", checkpoint.Branch)))
+            {
+                throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
+            }
+
+            var duplicate = checkpoint.Artifacts.GroupBy(a => (a.Type, a.Key)).FirstOrDefault(g => g.Count() > 1);
+            if (duplicate is not null)
+            {
+                throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
+            }
+
+            if (Exists(c, tx, "SELECT 1 FROM checkpoints WHERE id = $id;", ("$id", checkpoint.Id))
+                || checkpoint.Artifacts.Any(a => Exists(c, tx, "SELECT 1 FROM artifacts WHERE id = $id;", ("$id", a.Id)))
+                || checkpoint.Artifacts.GroupBy(a => a.Id).Any(g => g.Count() > 1))
+            {
+                throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
+            }
+
+            // Allocated inside the write transaction, so concurrent commits on one branch never share a version.
+            using (var max = Command(c, tx, "SELECT COALESCE(MAX(version), 0) FROM checkpoints WHERE run_id = $run AND branch = $branch AND phase = $phase;",
+                ("$run", run.Id), ("$branch", checkpoint.Branch), ("$phase", checkpoint.Phase)))
+            {
+                var version = 1 + Convert.ToInt32(max.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                var saved = new Checkpoint(
+                    checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
+                    CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
+                    checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+                Execute(c, tx, $"""
+                    INSERT INTO checkpoints ({CheckpointColumns})
+                    VALUES ($id, $run, $branch, $phase, $version, $parent, $status, NULL, $created, $output, $cost, $by, $description, $consumed);
+                    """,
+                    ("$id", saved.Id), ("$run", saved.RunId), ("$branch", saved.Branch), ("$phase", saved.Phase), ("$version", saved.Version),
+                    ("$parent", saved.ParentId), ("$status", saved.Status), ("$created", saved.CreatedAt), ("$output", Text(saved.Output)),
+                    ("$cost", saved.Cost), ("$by", saved.CreatedBy), ("$description", saved.EditDescription), ("$consumed", Json(saved.Consumed)));
+
+                foreach (var a in checkpoint.Artifacts)
+                {
+                    var content = Json(a.Content);
+                    var metadata = Json(a.Metadata);
+                    Execute(c, tx, $"""
+                        INSERT INTO artifacts ({ArtifactColumns})
+                        VALUES ($id, $checkpoint, $type, $key, 1, $content, $metadata, $unit, $at, $by, NULL);
+                        """,
+                        ("$id", a.Id), ("$checkpoint", saved.Id), ("$type", a.Type), ("$key", a.Key), ("$content", content),
+                        ("$metadata", metadata), ("$unit", a.UnitIndex), ("$at", checkpoint.CreatedAt), ("$by", checkpoint.CreatedBy));
+                    InsertVersion(c, tx, new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null), content, metadata);
+                }
+
+                SetRunCost(c, tx, run.Id, run.Cost + checkpoint.RunCostDelta);
+                if (checkpoint.ExecutionKey is not null)
+                {
+                    ClearJournal(c, tx, run.Id, checkpoint.ExecutionKey);
+                }
+
+                return saved;
+            }
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<Checkpoint?> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) => FindCheckpoint(c, tx, checkpointId), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Checkpoint>>((c, tx) => Query(c, tx, MapCheckpoint, $"""
+            SELECT {CheckpointColumns} FROM checkpoints
+            WHERE run_id = $run AND ($branch IS NULL OR branch = $branch)
+            ORDER BY seq;
+            """, ("$run", runId), ("$branch", branch)), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        WriteAsync("SetCheckpointStatus", (c, tx) =>
+        {
+            var updated = Execute(c, tx, """
+                UPDATE checkpoints
+                SET status = $status,
+                    approved_at = CASE WHEN $status = 'Approved' THEN COALESCE(approved_at, $at) ELSE approved_at END
+                WHERE id = $id;
+                """, ("$id", checkpointId), ("$status", status), ("$at", at));
+            if (updated == 0)
+            {
+                throw new CheckpointNotFoundException(checkpointId);
+            }
+
+            return FindCheckpoint(c, tx, checkpointId)!;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Artifact>>((c, tx) => Query(c, tx, MapArtifact, $"""
+            SELECT {ArtifactColumns} FROM artifacts
+            WHERE checkpoint_id = $checkpoint
+            ORDER BY type, COALESCE(unit_index, 0), key;
+            """, ("$checkpoint", checkpointId)), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) => FindArtifact(c, tx, checkpointId, type, key), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<ArtifactVersion>>((c, tx) => Query(c, tx, MapVersion,
+            $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id ORDER BY version;", ("$id", artifactId)), cancellationToken);
+
+    /// <inheritdoc />
+    public Task<ArtifactVersion?> GetArtifactVersionAsync(Guid artifactId, int version, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) => QuerySingle(c, tx, MapVersion,
+            $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id AND version = $version;", ("$id", artifactId), ("$version", version)),
+            cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(update);
+        return WriteAsync("UpdateArtifact", (c, tx) =>
+        {
+            var checkpoint = FindCheckpoint(c, tx, update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
+            if (checkpoint.Status == CheckpointStatus.Abandoned)
+            {
+                throw new CheckpointAbandonedException(checkpoint.Id);
+            }
+
+            var artifact = FindArtifact(c, tx, update.CheckpointId, update.Type, update.Key)
+                ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
+            if (artifact.Version != update.ExpectedVersion)
+            {
+                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
+            }
+
+            var updated = artifact with
+            {
+                Version = artifact.Version + 1,
+                Content = update.Content,
+                Metadata = update.Metadata,
+                UpdatedAt = update.At,
+                UpdatedBy = update.UpdatedBy,
+                Reason = update.Reason,
+            };
+            var content = Json(update.Content);
+            var metadata = Json(update.Metadata);
+            var changed = Execute(c, tx, """
+                UPDATE artifacts SET version = $version, content = $content, metadata = $metadata,
+                    updated_at = $at, updated_by = $by, reason = $reason
+                WHERE id = $id AND version = $expected;
+                """,
+                ("$id", artifact.Id), ("$version", updated.Version), ("$expected", artifact.Version), ("$content", content),
+                ("$metadata", metadata), ("$at", update.At), ("$by", update.UpdatedBy), ("$reason", update.Reason));
+            if (changed != 1)
+            {
+                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
+            }
+
+            InsertVersion(c, tx, new ArtifactVersion(artifact.Id, updated.Version, artifact.Version, update.Content, update.Metadata, update.At, update.UpdatedBy, update.Reason), content, metadata);
+            Execute(c, tx, "UPDATE checkpoints SET cost = $cost, output = $output WHERE id = $id;",
+                ("$id", checkpoint.Id), ("$cost", checkpoint.Cost + update.CostDelta),
+                ("$output", Text(update.NewCheckpointOutput ?? checkpoint.Output)));
+            var run = FindRun(c, tx, checkpoint.RunId)!;
+            SetRunCost(c, tx, run.Id, run.Cost + update.CostDelta);
+            return updated;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<Continuation> ContinueAsync(ContinuationRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return WriteAsync("Continue", (c, tx) =>
+        {
+            var checkpoint = FindCheckpoint(c, tx, request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
+            var existing = QuerySingle(c, tx, r => new Continuation(
+                    Guid(r, 0), r.GetString(1), r.GetString(2), r.GetInt64(3) != 0, Time(r, 4), Existing: true),
+                "SELECT checkpoint_id, fingerprint, branch, branch_created, created_at FROM continuations WHERE checkpoint_id = $id AND fingerprint = $fingerprint;",
+                ("$id", request.CheckpointId), ("$fingerprint", request.Fingerprint));
+            if (existing is not null)
+            {
+                return existing;
+            }
+
+            if (checkpoint.Status == CheckpointStatus.Abandoned)
+            {
+                throw new CheckpointAbandonedException(checkpoint.Id);
+            }
+
+            var branch = request.Fork
+                ? CreateBranch(c, tx, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name
+                : checkpoint.Branch;
+            if (checkpoint.Status == CheckpointStatus.Pending)
+            {
+                Execute(c, tx, "UPDATE checkpoints SET status = $status, approved_at = COALESCE(approved_at, $at) WHERE id = $id;",
+                    ("$id", checkpoint.Id), ("$status", CheckpointStatus.Approved), ("$at", request.At));
+            }
+
+            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
+            Execute(c, tx, """
+                INSERT INTO continuations (checkpoint_id, fingerprint, branch, branch_created, created_at)
+                VALUES ($id, $fingerprint, $branch, $created, $at);
+                """,
+                ("$id", continuation.CheckpointId), ("$fingerprint", continuation.Fingerprint), ("$branch", continuation.Branch),
+                ("$created", continuation.BranchCreated), ("$at", continuation.CreatedAt));
+            return continuation;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(executionKey);
+        ArgumentNullException.ThrowIfNull(slot);
+        ArgumentNullException.ThrowIfNull(externalJobId);
+        return WriteAsync("SaveJob", (c, tx) => Execute(c, tx, """
+            INSERT INTO journal_jobs (run_id, execution_key, slot, external_job_id) VALUES ($run, $execution, $slot, $job)
+            ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
+            """, ("$run", runId), ("$execution", executionKey), ("$slot", slot), ("$job", externalJobId)), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<string?> GetJobAsync(Guid runId, string executionKey, string slot, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) =>
+        {
+            using var command = Command(c, tx, "SELECT external_job_id FROM journal_jobs WHERE run_id = $run AND execution_key = $execution AND slot = $slot;",
+                ("$run", runId), ("$execution", executionKey), ("$slot", slot));
+            return command.ExecuteScalar() as string;
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(executionKey);
+        ArgumentNullException.ThrowIfNull(unit);
+        return WriteAsync("SaveUnit", (c, tx) =>
+        {
+            var run = FindRun(c, tx, runId) ?? throw new RunNotFoundException(runId);
+            var previous = QuerySingle(c, tx, r => r.GetString(0),
+                "SELECT cost FROM journal_units WHERE run_id = $run AND execution_key = $execution AND unit_index = $unit;",
+                ("$run", runId), ("$execution", executionKey), ("$unit", unit.UnitIndex));
+            var previousCost = previous is null ? 0m : ParseMoney(previous);
+            Execute(c, tx, """
+                INSERT INTO journal_units (run_id, execution_key, unit_index, artifact, blob_hash, cost)
+                VALUES ($run, $execution, $unit, $artifact, $blob, $cost)
+                ON CONFLICT (run_id, execution_key, unit_index) DO UPDATE
+                SET artifact = excluded.artifact, blob_hash = excluded.blob_hash, cost = excluded.cost;
+                """,
+                ("$run", runId), ("$execution", executionKey), ("$unit", unit.UnitIndex), ("$artifact", Json(unit.Artifact)),
+                ("$blob", unit.Artifact.Content.Blob?.Hash), ("$cost", unit.Cost));
+            SetRunCost(c, tx, runId, run.Cost + unit.Cost - previousCost);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<CompletedUnit>> GetUnitsAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<CompletedUnit>>((c, tx) => Query(c, tx,
+            r => new CompletedUnit(r.GetInt32(0), FromJson<NewArtifact>(r.GetString(1)), Money(r, 2)),
+            "SELECT unit_index, artifact, cost FROM journal_units WHERE run_id = $run AND execution_key = $execution ORDER BY unit_index;",
+            ("$run", runId), ("$execution", executionKey)), cancellationToken);
+
+    /// <inheritdoc />
+    public Task ClearJournalAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(executionKey);
+        return WriteAsync("ClearJournal", (c, tx) =>
+        {
+            ClearJournal(c, tx, runId, executionKey);
+            return true;
+        }, cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<string> ListReferencedBlobsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        var hashes = await ReadAsync((c, tx) => Query(c, tx, r => r.GetString(0), """
+            SELECT blob_hash FROM artifact_versions WHERE blob_hash IS NOT NULL
+            UNION
+            SELECT blob_hash FROM journal_units WHERE blob_hash IS NOT NULL;
+            """), cancellationToken).ConfigureAwait(false);
+        await foreach (var hash in Yield(hashes, cancellationToken).ConfigureAwait(false))
+        {
+            yield return hash;
+        }
+    }
+
+    private static void ClearJournal(SqliteConnection c, SqliteTransaction tx, Guid runId, string executionKey)
+    {
+        Execute(c, tx, "DELETE FROM journal_units WHERE run_id = $run AND execution_key = $execution;", ("$run", runId), ("$execution", executionKey));
+        Execute(c, tx, "DELETE FROM journal_jobs WHERE run_id = $run AND execution_key = $execution;", ("$run", runId), ("$execution", executionKey));
+    }
+
+    private static void SetRunCost(SqliteConnection c, SqliteTransaction tx, Guid runId, decimal cost) =>
+        Execute(c, tx, "UPDATE runs SET cost = $cost WHERE id = $id;", ("$id", runId), ("$cost", cost));
+
+    private static void InsertVersion(SqliteConnection c, SqliteTransaction tx, ArtifactVersion version, string content, string metadata) =>
+        Execute(c, tx, $"""
+            INSERT INTO artifact_versions ({VersionColumns}, blob_hash)
+            VALUES ($id, $version, $parent, $content, $metadata, $at, $by, $reason, $blob);
+            """,
+            ("$id", version.ArtifactId), ("$version", version.Version), ("$parent", version.ParentVersion), ("$content", content),
+            ("$metadata", metadata), ("$at", version.CreatedAt), ("$by", version.CreatedBy), ("$reason", version.Reason),
+            ("$blob", version.Content.Blob?.Hash));
+
+    private static Run? FindRun(SqliteConnection c, SqliteTransaction? tx, Guid runId) =>
+        QuerySingle(c, tx, MapRun, $"SELECT {RunColumns} FROM runs WHERE id = $id;", ("$id", runId));
+
+    private static Checkpoint? FindCheckpoint(SqliteConnection c, SqliteTransaction? tx, Guid checkpointId) =>
+        QuerySingle(c, tx, MapCheckpoint, $"SELECT {CheckpointColumns} FROM checkpoints WHERE id = $id;", ("$id", checkpointId));
+
+    private static Artifact? FindArtifact(SqliteConnection c, SqliteTransaction? tx, Guid checkpointId, string type, string key) =>
+        QuerySingle(c, tx, MapArtifact, $"SELECT {ArtifactColumns} FROM artifacts WHERE checkpoint_id = $checkpoint AND type = $type AND key = $key;",
+            ("$checkpoint", checkpointId), ("$type", type), ("$key", key));
+
+    private static Run MapRun(SqliteDataReader r) => new(
+        Guid(r, 0), r.GetString(1), r.GetString(2), Element(r, 3), r.GetInt64(4) != 0, Enum<RunStatus>(r, 5),
+        NullableInt(r, 6), NullableString(r, 7), NullableGuid(r, 8), NullableString(r, 9), Money(r, 10), NullableMoney(r, 11),
+        Time(r, 12), Time(r, 13));
+
+    private static Branch MapBranch(SqliteDataReader r) => new(
+        Guid(r, 0), r.GetString(1), NullableString(r, 2), NullableGuid(r, 3), Time(r, 4));
+
+    private static Checkpoint MapCheckpoint(SqliteDataReader r) => new(
+        Guid(r, 0), Guid(r, 1), r.GetString(2), r.GetInt32(3), r.GetInt32(4), NullableGuid(r, 5), Enum<CheckpointStatus>(r, 6),
+        NullableTime(r, 7), Time(r, 8), NullableElement(r, 9), Money(r, 10), NullableString(r, 11), NullableString(r, 12),
+        FromJson<List<ArtifactPin>>(r.GetString(13)));
+
+    private static Artifact MapArtifact(SqliteDataReader r) => new(
+        Guid(r, 0), Guid(r, 1), r.GetString(2), r.GetString(3), r.GetInt32(4), FromJson<ArtifactContent>(r.GetString(5)),
+        FromJson<ArtifactMetadata>(r.GetString(6)), NullableInt(r, 7), Time(r, 8), NullableString(r, 9), NullableString(r, 10));
+
+    private static ArtifactVersion MapVersion(SqliteDataReader r) => new(
+        Guid(r, 0), r.GetInt32(1), NullableInt(r, 2), FromJson<ArtifactContent>(r.GetString(3)), FromJson<ArtifactMetadata>(r.GetString(4)),
+        Time(r, 5), NullableString(r, 6), NullableString(r, 7));
+}

@@ -1,0 +1,112 @@
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Checkpointing.Sqlite;
+
+/// <summary>Options of the <see cref="SqliteCheckpointStore"/>. Set exactly one of <see cref="ConnectionString"/> and <see cref="DataSource"/>.</summary>
+public sealed class SqliteStoreOptions
+{
+    /// <summary>A full Microsoft.Data.Sqlite connection string, e.g. <c>Data Source=data/checkpoints.db</c>.</summary>
+    /// <value>Default: null. Foreign keys are always switched on; pooling stays as given (on by default).</value>
+    public string? ConnectionString { get; set; }
+
+    /// <summary>The path of the database file, e.g. <c>data/checkpoints.db</c>. Its folder is created when missing.</summary>
+    /// <value>Default: null.</value>
+    public string? DataSource { get; set; }
+
+    /// <summary>How long a command waits for another connection or process to release its lock on the database.</summary>
+    /// <value>Default: 30 seconds. Must be between 0 and 10 minutes.</value>
+    public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Whether the store creates or upgrades the schema on first use.</summary>
+    /// <value>Default: true. When false, run <see cref="SqliteCheckpointStore.MigrateAsync"/> yourself before use.</value>
+    public bool ApplyMigrations { get; set; } = true;
+
+    /// <summary>How many times a write is retried from the start when the database stays busy or locked.</summary>
+    /// <value>Default: 10. Must be between 0 and 1000.</value>
+    public int MaxBusyRetries { get; set; } = 10;
+
+    /// <summary>Builds the connection string the store uses: foreign keys on and the file's folder resolved to a full path.</summary>
+    /// <returns>The connection string.</returns>
+    /// <exception cref="InvalidOperationException">The options are not valid; the message lists every problem.</exception>
+    internal string BuildConnectionString()
+    {
+        var errors = SqliteStoreOptionsValidator.Check(this);
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", errors));
+        }
+
+        var builder = ConnectionString is not null
+            ? new SqliteConnectionStringBuilder(ConnectionString)
+            : new SqliteConnectionStringBuilder { DataSource = DataSource, Mode = SqliteOpenMode.ReadWriteCreate };
+        builder.DataSource = Path.GetFullPath(builder.DataSource);
+        builder.ForeignKeys = true;
+        builder.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(BusyTimeout.TotalSeconds));
+        return builder.ToString();
+    }
+}
+
+/// <summary>Validates <see cref="SqliteStoreOptions"/>, reporting every problem at once.</summary>
+internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStoreOptions>
+{
+    public ValidateOptionsResult Validate(string? name, SqliteStoreOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = Check(options);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    internal static List<string> Check(SqliteStoreOptions options)
+    {
+        var errors = new List<string>();
+        var hasConnectionString = !string.IsNullOrWhiteSpace(options.ConnectionString);
+        var hasDataSource = !string.IsNullOrWhiteSpace(options.DataSource);
+        if (hasConnectionString == hasDataSource)
+        {
+            errors.Add(hasConnectionString
+                ? "SqliteStoreOptions.ConnectionString and SqliteStoreOptions.DataSource are both set; set only one of them."
+                : "SqliteStoreOptions: neither ConnectionString nor DataSource is set; set DataSource to a database file path such as 'data/checkpoints.db'.");
+        }
+
+        string? dataSource = options.DataSource;
+        if (hasConnectionString)
+        {
+            try
+            {
+                var builder = new SqliteConnectionStringBuilder(options.ConnectionString);
+                dataSource = builder.DataSource;
+                if (builder.Mode is SqliteOpenMode.Memory or SqliteOpenMode.ReadOnly)
+                {
+                    errors.Add($"SqliteStoreOptions.ConnectionString uses Mode={builder.Mode}; the store needs a writable database file (Mode=ReadWriteCreate or ReadWrite).");
+                }
+
+                if (string.IsNullOrWhiteSpace(dataSource))
+                {
+                    errors.Add("SqliteStoreOptions.ConnectionString has no Data Source; add 'Data Source=path/to/checkpoints.db'.");
+                }
+            }
+            catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidOperationException)
+            {
+                errors.Add($"SqliteStoreOptions.ConnectionString '{options.ConnectionString}' cannot be parsed ({e.Message}); use the form 'Data Source=path/to/checkpoints.db'.");
+            }
+        }
+
+        if (!string.IsNullOrWhiteSpace(dataSource) && (dataSource.Trim() == ":memory:" || dataSource.StartsWith("file:", StringComparison.OrdinalIgnoreCase)))
+        {
+            errors.Add($"SqliteStoreOptions data source '{dataSource}' is not a plain file path; use a path such as 'data/checkpoints.db' (for an in-memory store use UseInMemoryStore()).");
+        }
+
+        if (options.BusyTimeout < TimeSpan.Zero || options.BusyTimeout > TimeSpan.FromMinutes(10))
+        {
+            errors.Add($"SqliteStoreOptions.BusyTimeout is {options.BusyTimeout}; set it between 00:00:00 and 00:10:00.");
+        }
+
+        if (options.MaxBusyRetries is < 0 or > 1000)
+        {
+            errors.Add($"SqliteStoreOptions.MaxBusyRetries is {options.MaxBusyRetries}; set it between 0 and 1000.");
+        }
+
+        return errors;
+    }
+}
