@@ -28,6 +28,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     private readonly int _maxBusyRetries;
     private readonly bool _applyMigrations;
     private readonly ILogger _logger;
+    private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SemaphoreSlim _migrationGate = new(1, 1);
     private volatile bool _migrated;
@@ -36,8 +37,9 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     /// <summary>Creates the store. Nothing is opened until the first call.</summary>
     /// <param name="options">Where the database is and how to wait for locks.</param>
     /// <param name="loggerFactory">Creates the store's logger; null for none.</param>
+    /// <param name="timeProvider">The clock for the times the store records itself (when a migration was applied); null for the system clock.</param>
     /// <exception cref="InvalidOperationException">The options are not valid; the message says what to set.</exception>
-    public SqliteCheckpointStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null)
+    public SqliteCheckpointStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _connectionString = options.BuildConnectionString();
@@ -45,6 +47,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
         _maxBusyRetries = options.MaxBusyRetries;
         _applyMigrations = options.ApplyMigrations;
+        _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqliteCheckpointStore>();
         var folder = Path.GetDirectoryName(DataSource);
         if (!string.IsNullOrEmpty(folder))
@@ -73,7 +76,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
             var applied = await RetryBusyAsync("migrate", () =>
             {
                 using var connection = Open();
-                return SqliteMigrator.Migrate(connection, _logger, DataSource);
+                return SqliteMigrator.Migrate(connection, _logger, DataSource, _time.GetUtcNow());
             }, cancellationToken).ConfigureAwait(false);
             _migrated = true;
             return applied;

@@ -44,7 +44,8 @@ public static class SqliteCheckpointingBuilderExtensions
         builder.Services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SqliteStoreOptions>, SqliteStoreOptionsValidator>());
         builder.Services.TryAddSingleton(sp => new SqliteCheckpointStore(
             sp.GetRequiredService<IOptions<SqliteStoreOptions>>().Value,
-            sp.GetService<ILoggerFactory>()));
+            sp.GetService<ILoggerFactory>(),
+            sp.GetService<TimeProvider>()));
         return builder.UseStore(sp => sp.GetRequiredService<SqliteCheckpointStore>());
     }
 }

@@ -23,7 +23,7 @@ internal static class SqliteMigrator
 
     /// <summary>Switches the database to WAL mode and applies every migration not yet recorded.</summary>
     /// <returns>The number of migrations applied by this call.</returns>
-    internal static int Migrate(SqliteConnection connection, ILogger logger, string dataSource)
+    internal static int Migrate(SqliteConnection connection, ILogger logger, string dataSource, DateTimeOffset now)
     {
         using (var wal = connection.CreateCommand())
         {
@@ -57,7 +57,7 @@ internal static class SqliteMigrator
                 record.CommandText = "INSERT INTO schema_version (version, name, applied_at) VALUES ($version, $name, $at);";
                 record.Parameters.AddWithValue("$version", migration.Version);
                 record.Parameters.AddWithValue("$name", migration.Name);
-                record.Parameters.AddWithValue("$at", DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture));
+                record.Parameters.AddWithValue("$at", now.ToString("O", CultureInfo.InvariantCulture));
                 record.ExecuteNonQuery();
             }
 

@@ -13,13 +13,24 @@ public class CrashSafetyTests
         await using var host = new TestHost();
         var plan = (await host.StartAsync(beats: 8)).Checkpoint!;
         var failing = true;
-        host.Backend.FailWhen = r => failing && r.Input["prompt"]!.GetValue<string>().StartsWith("shot 5 ", StringComparison.Ordinal) ? "out of memory on the GPU" : null;
+        var executionKey = $"phase/main/2/{plan.Id:N}";
+        static bool IsUnit5(GenerationRequest r) => r.Input["prompt"]!.GetValue<string>().StartsWith("shot 5 ", StringComparison.Ordinal);
+        host.Backend.FailWhen = r => failing && IsUnit5(r) ? "out of memory on the GPU" : null;
+
+        // Unit 5 fails only once units 1-4 are recorded, whatever the scheduling.
+        host.Backend.BeforeComplete = async (r, token) =>
+        {
+            while (failing && IsUnit5(r) && (await host.Store.GetUnitsAsync(plan.RunId, executionKey, token)).Count(u => u.UnitIndex <= 4) < 4)
+            {
+                await Task.Delay(5, token);
+            }
+        };
 
         var failed = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
         Assert.Equal(RunStatus.Failed, failed.Run.Status);
         Assert.Contains("out of memory on the GPU", failed.Run.Error, StringComparison.Ordinal);
         Assert.Null(failed.Checkpoint);
-        var journal = await host.Store.GetUnitsAsync(plan.RunId, $"phase/main/2/{plan.Id:N}", Ct);
+        var journal = await host.Store.GetUnitsAsync(plan.RunId, executionKey, Ct);
         var finishedBeforeFailure = journal.Select(u => u.UnitIndex).ToHashSet();
         Assert.Superset(new HashSet<int> { 1, 2, 3, 4 }, finishedBeforeFailure);
         Assert.DoesNotContain(5, finishedBeforeFailure);
@@ -44,7 +55,7 @@ public class CrashSafetyTests
         var storyboard = retried.Checkpoint!;
         Assert.Equal(8, (await host.Store.GetArtifactsAsync(storyboard.Id, Ct)).Count);
         Assert.Equal(8 * host.Backend.CostPerJob, storyboard.Cost);
-        Assert.Empty(await host.Store.GetUnitsAsync(plan.RunId, $"phase/main/2/{plan.Id:N}", Ct));
+        Assert.Empty(await host.Store.GetUnitsAsync(plan.RunId, executionKey, Ct));
         Assert.Equal(costAfterFailure + missing.Count * host.Backend.CostPerJob, retried.Run.Cost);
     }
 
@@ -53,6 +64,7 @@ public class CrashSafetyTests
     {
         var store = new InMemoryCheckpointStore();
         Guid runId;
+        List<KeyValuePair<string, GenerationRequest>> providerJobs;
         await using (var first = new TestHost(store: store))
         {
             var plan = (await first.StartAsync(beats: 2)).Checkpoint!;
@@ -70,29 +82,25 @@ public class CrashSafetyTests
             };
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.Runner.ContinueAsync(plan.Id, cancellationToken: dying.Token));
             Assert.Equal(RunStatus.Failed, (await store.GetRunAsync(runId, Ct))!.Status);
+            providerJobs = first.Backend.Jobs.ToList();
         }
 
-        // A new process with a new backend client that knows the job ids (they live at the provider).
+        // A new process with a new backend client. The jobs live at the provider, so the new client can wait on any
+        // job id the first process submitted.
         await using var second = new TestHost(store: store);
+        foreach (var (jobId, request) in providerJobs)
+        {
+            second.Backend.Adopt(jobId, request);
+        }
+
         var recorded = await store.GetJobAsync(runId, $"phase/main/2/{(await store.GetRunAsync(runId, Ct))!.ParentCheckpointId:N}", "unit-2/1", Ct);
         Assert.NotNull(recorded);
-        var reattached = new ReattachingBackend(second.Backend, recorded!);
 
         var retried = await second.Runner.RetryAsync(runId, Ct);
 
         Assert.Equal(RunStatus.Paused, retried.Status);
         Assert.Contains(recorded, second.Backend.Waited);
         Assert.Equal(0, second.Backend.SubmitCount(r => r.Model.StartsWith("image", StringComparison.Ordinal)));
-        _ = reattached;
-    }
-
-    /// <summary>Teaches the second process's fake backend the job that the first one submitted.</summary>
-    private sealed class ReattachingBackend
-    {
-        public ReattachingBackend(FakeBackend backend, string jobId)
-        {
-            backend.Adopt(jobId, new GenerationRequest("image-flux", new JsonObject { ["prompt"] = "shot 2 of the product", ["seed"] = 2 }));
-        }
     }
 
     [Fact]

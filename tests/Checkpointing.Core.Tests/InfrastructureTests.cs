@@ -188,4 +188,20 @@ public class BlobGarbageCollectorTests
         Assert.All(referenced, h => Assert.True(host.Blobs.ExistsAsync(h, ct).Result));
         Assert.Equal(RunStatus.Completed, result.Status);
     }
+
+    [Fact]
+    public async Task Uploading_content_again_restarts_its_grace_period()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = new TestHost();
+        var blob = await host.Blobs.PutAsync(new MemoryStream(FakeBackend.Png("again")), MediaTypes.Png, ct);
+        var path = Directory.EnumerateFiles(host.BlobRoot, blob.Hash, SearchOption.AllDirectories).Single();
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddHours(-2));
+
+        // The same bytes arrive again, for metadata about to be committed.
+        await host.Blobs.PutAsync(new MemoryStream(FakeBackend.Png("again")), MediaTypes.Png, ct);
+
+        Assert.Empty(await new BlobGarbageCollector(host.Store, host.Blobs).CollectAsync(TimeSpan.FromHours(1), ct));
+        Assert.True(await host.Blobs.ExistsAsync(blob.Hash, ct));
+    }
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
 
 namespace Checkpointing.Sqlite.Tests;
 
@@ -139,6 +140,31 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task Migrations_are_logged_and_timed_by_the_time_provider()
+    {
+        var logs = new ListLoggerFactory();
+        var clock = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero));
+        using (var store = new SqliteCheckpointStore(new SqliteStoreOptions { DataSource = _database.FilePath }, logs, clock))
+        {
+            await store.GetRunAsync(Guid.NewGuid(), Ct);
+        }
+
+        using (var again = new SqliteCheckpointStore(new SqliteStoreOptions { DataSource = _database.FilePath }, logs))
+        {
+            await again.GetRunAsync(Guid.NewGuid(), Ct);
+        }
+
+        var applied = Assert.Single(logs.Entries, e => e.Id.Id == 1002);
+        Assert.Equal(LogLevel.Information, applied.Level);
+        Assert.Equal($"SQLite migration 1 (0001_initial) applied to {_database.FilePath}", applied.Message);
+        Assert.Contains(logs.Entries, e => e.Id.Id == 1003 && e.Message.Contains("at version 1", StringComparison.Ordinal));
+        using var connection = OpenRaw();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT applied_at FROM schema_version WHERE version = 1;";
+        Assert.Equal("2030-01-02T03:04:05.0000000+00:00", command.ExecuteScalar());
+    }
+
+    [Fact]
     public async Task Stores_migrating_one_new_file_at_once_apply_each_migration_exactly_once()
     {
         var stores = Enumerable.Range(0, 4).Select(_ => OpenOtherProcess()).ToList();
@@ -237,6 +263,47 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
 
         Assert.Null(await store.GetRunAsync(run.Id, Ct));
         Assert.Empty(await store.ListBranchesAsync(run.Id, Ct));
+    }
+
+    [Fact]
+    public async Task A_constraint_violation_becomes_InvalidStateException_and_rolls_the_whole_call_back()
+    {
+        using var store = _database.Open();
+        await store.MigrateAsync(Ct);
+        var run = NewRun();
+        using (var connection = OpenRaw())
+        using (var command = connection.CreateCommand())
+        {
+            // The run row is inserted first; the main branch insert then violates a constraint.
+            command.CommandText = $"CREATE TRIGGER refuse_branch BEFORE INSERT ON branches WHEN NEW.run_id = '{run.Id}' BEGIN SELECT RAISE(ABORT, 'branch refused'); END;";
+            command.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<InvalidStateException>(() => store.CreateRunAsync(run, Ct));
+
+        Assert.Contains("CreateRun", e.Message, StringComparison.Ordinal);
+        Assert.Contains("branch refused", e.Message, StringComparison.Ordinal);
+        Assert.Null(await store.GetRunAsync(run.Id, Ct));
+        Assert.Empty(await store.ListRunsAsync(null, 100, Ct));
+    }
+
+    [Fact]
+    public async Task Other_driver_errors_become_CheckpointingException_with_the_driver_error_inside()
+    {
+        using var store = _database.Open();
+        await store.MigrateAsync(Ct);
+        using (var connection = OpenRaw())
+        using (var command = connection.CreateCommand())
+        {
+            command.CommandText = "DROP TABLE journal_jobs;";
+            command.ExecuteNonQuery();
+        }
+
+        var e = await Assert.ThrowsAsync<CheckpointingException>(() => store.SaveJobAsync(Guid.NewGuid(), "exec", "slot", "job", Ct));
+
+        Assert.IsType<SqliteException>(e.InnerException);
+        Assert.Contains("SaveJob", e.Message, StringComparison.Ordinal);
+        Assert.Contains(_database.FilePath, e.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -59,7 +59,12 @@ public sealed class FileSystemBlobStore : IBlobStore
             }
 
             var finalPath = PathOf(hash);
-            if (!File.Exists(finalPath))
+            if (File.Exists(finalPath))
+            {
+                // Stored before: refresh its time so the garbage collector's grace period starts again for this upload.
+                File.SetLastWriteTimeUtc(finalPath, DateTime.UtcNow);
+            }
+            else
             {
                 Directory.CreateDirectory(Path.GetDirectoryName(finalPath)!);
                 try

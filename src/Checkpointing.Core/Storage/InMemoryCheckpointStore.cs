@@ -138,7 +138,9 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
                 throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
             }
 
-            if (_checkpoints.ContainsKey(checkpoint.Id) || checkpoint.Artifacts.Any(a => _artifacts.ContainsKey(a.Id)))
+            if (_checkpoints.ContainsKey(checkpoint.Id)
+                || checkpoint.Artifacts.Any(a => _artifacts.ContainsKey(a.Id))
+                || checkpoint.Artifacts.Select(a => a.Id).Distinct().Count() != checkpoint.Artifacts.Count)
             {
                 throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
             }

@@ -36,6 +36,9 @@ public sealed class FakeBackend : IGenerationBackend
     /// <summary>Makes a job submitted elsewhere (another process's client) known, as a real provider would.</summary>
     public void Adopt(string jobId, GenerationRequest request) => _jobs[jobId] = request;
 
+    /// <summary>Every job this client knows, by id.</summary>
+    public IReadOnlyDictionary<string, GenerationRequest> Jobs => _jobs;
+
     public GenerationRequest RequestOf(string jobId) => _jobs[jobId];
 
     public int SubmitCount(Func<GenerationRequest, bool>? where = null) => Submitted.Count(where ?? (_ => true));
