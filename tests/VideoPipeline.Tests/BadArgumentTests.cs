@@ -77,6 +77,7 @@ public sealed class BadArgumentTests(PausedRunFixture fixture) : IClassFixture<P
         { "spec edit at phase 2", ["edit-spec", "{storyboard}", "{\"style\": {\"mood\": \"warm\"}}"], "Phase 2 does not allow 'PatchJson' edits of 'spec'" },
         { "chunk regeneration at phase 2", ["regenerate-chunk", "{storyboard}", "1", "--model", "kling"], "'regenerate-chunk' works on phase 3 (chunks) checkpoints" },
         { "beat that is not a number", ["regenerate-beat", "{storyboard}", "three"], "three" },
+        { "unknown artifact key", ["history", "{plan}", "beat_1"], "holds no artifact 'beat_1'; it holds spec." },
         { "unknown command", ["rewind"], "rewind" },
     };
 

