@@ -45,7 +45,9 @@ public sealed class DemoTests
     [Fact]
     public async Task Demo_images_and_clips_are_real_files()
     {
+        // Without ffmpeg, clips and the final cut are animated PNGs (the MP4 path is tested below when ffmpeg is installed).
         using var app = new SampleApp();
+        app.Environment["Media__Ffmpeg"] = "off";
         var output = (await app.SucceedAsync("demo")).Stdout;
         var storyboard = Ids.Find(output, @"checkpoint {id} saved: phase 2 on main-1,");
         var chunks = Ids.Find(output, @"checkpoint {id} saved: phase 3 on main-1-1,");
@@ -66,20 +68,13 @@ public sealed class DemoTests
             Assert.Null(png.AnimationFrames);
         }
 
-        // Clips: an MP4 (ffmpeg on PATH) or an animated PNG; the animated PNG's frames follow acTL, and its first
-        // frame is the beat's image.
+        // Clips: animated PNGs whose frames follow acTL, each starting with the beat's image.
         var clips = Directory.GetFiles(Path.Combine(folder, "chunks")).Order(StringComparer.Ordinal).ToList();
         Assert.Equal(4, clips.Count);
         var clipFrames = 0;
         for (var i = 0; i < clips.Count; i++)
         {
             var bytes = await File.ReadAllBytesAsync(clips[i], TestContext.Current.CancellationToken);
-            if (clips[i].EndsWith(".mp4", StringComparison.Ordinal))
-            {
-                Assert.True(MediaProbe.IsMp4(bytes), $"{clips[i]} has no ftyp box");
-                continue;
-            }
-
             Assert.EndsWith($"chunk_{i + 1}.apng", clips[i], StringComparison.Ordinal);
             var png = MediaProbe.ReadPng(bytes);
             Assert.Equal((256, 144), (png.Width, png.Height));
@@ -95,15 +90,8 @@ public sealed class DemoTests
 
         var finals = Directory.GetFiles(Path.Combine(folder, "final"));
         var finalBytes = await File.ReadAllBytesAsync(Assert.Single(finals), TestContext.Current.CancellationToken);
-        if (finals[0].EndsWith(".mp4", StringComparison.Ordinal))
-        {
-            Assert.True(MediaProbe.IsMp4(finalBytes));
-        }
-        else
-        {
-            var png = MediaProbe.ReadPng(finalBytes);
-            Assert.Equal(clipFrames, png.AnimationFrames); // every frame of every clip, in order
-        }
+        Assert.EndsWith("final.apng", finals[0], StringComparison.Ordinal);
+        Assert.Equal(clipFrames, MediaProbe.ReadPng(finalBytes).AnimationFrames); // every frame of every clip, in order
 
         // Every blob on disk is one of these real files, stored once by content hash.
         var blobs = Directory.GetFiles(app.BlobPath, "*", SearchOption.AllDirectories).Where(f => !f.Contains(".tmp", StringComparison.Ordinal)).ToList();
@@ -111,9 +99,35 @@ public sealed class DemoTests
         foreach (var blob in blobs)
         {
             var bytes = await File.ReadAllBytesAsync(blob, TestContext.Current.CancellationToken);
-            Assert.True(MediaProbe.IsPng(bytes) || MediaProbe.IsMp4(bytes), $"{blob} is neither PNG nor MP4");
+            Assert.True(MediaProbe.IsPng(bytes), $"{blob} is not a PNG");
             Assert.Equal(Path.GetFileName(blob), Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)));
         }
+    }
+
+    [Fact]
+    public async Task With_ffmpeg_on_PATH_clips_and_the_final_cut_are_MP4()
+    {
+        var path = (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator, StringSplitOptions.RemoveEmptyEntries);
+        if (!path.Any(dir => File.Exists(Path.Combine(dir, OperatingSystem.IsWindows() ? "ffmpeg.exe" : "ffmpeg"))))
+        {
+            Assert.Skip("ffmpeg is not on PATH; the animated-PNG path is tested instead.");
+        }
+
+        using var app = new SampleApp();
+        var output = (await app.SucceedAsync("run", "--auto-continue", "--beats", "2", "--duration", "4")).Stdout;
+        var chunks = Ids.Find(output, @"checkpoint {id} saved: phase 3 on main,");
+        var final = Ids.Find(output, @"the final cut is checkpoint {id}");
+        var folder = app.Scratch("export");
+        await app.SucceedAsync("export", chunks, folder);
+        await app.SucceedAsync("export", final, folder);
+
+        Assert.Equal(["chunk_1.mp4", "chunk_2.mp4", "final.mp4"], Directory.GetFiles(folder).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        foreach (var file in Directory.GetFiles(folder))
+        {
+            Assert.True(MediaProbe.IsMp4(await File.ReadAllBytesAsync(file, TestContext.Current.CancellationToken)), $"{file} has no ftyp box");
+        }
+
+        Assert.Contains("video/mp4", (await app.SucceedAsync("show", final)).Stdout);
     }
 
     private static decimal Money(string text) => decimal.Parse(text, CultureInfo.InvariantCulture);
