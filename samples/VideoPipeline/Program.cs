@@ -6,6 +6,8 @@
 //    Studio/ backend by default).
 // 2. Cli/Commands.cs maps each command to one SDK call (runner, editor, queries); Cli/Demo.cs walks the whole flow.
 // 3. Parse errors and SDK errors end the process with one line on stderr and a non-zero exit code.
+using System.CommandLine;
+using System.Runtime.InteropServices;
 using VideoPipeline.Cli;
 
 var root = Commands.Build();
@@ -17,4 +19,18 @@ if (parse.Errors.Count > 0)
     return 2;
 }
 
-return await parse.InvokeAsync();
+// The first Ctrl+C (or SIGTERM) cancels the command's token: the SDK records the interrupted phase, which 'retry'
+// resumes. A second one ends the process at once.
+using var interrupt = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Stop);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Stop);
+return await parse.InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null }, interrupt.Token);
+
+void Stop(PosixSignalContext signal)
+{
+    if (!interrupt.IsCancellationRequested)
+    {
+        signal.Cancel = true;
+        interrupt.Cancel();
+    }
+}
