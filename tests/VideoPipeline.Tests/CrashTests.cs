@@ -40,6 +40,32 @@ public sealed class CrashTests
         Assert.Contains("cost: $0.1030", (await app.SucceedAsync("status")).Stdout);
     }
 
+    [Fact]
+    public async Task Ctrl_C_cancels_the_job_and_records_the_interrupted_phase_which_retry_completes()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Skip("Sends SIGINT through libc.");
+        }
+
+        using var app = new SampleApp();
+        app.Environment["Studio__LatencyMilliseconds"] = "3000";
+        var interrupted = await app.RunAndSignalAsync(line => line.Contains("phase 1 (plan) started", StringComparison.Ordinal), TimeSpan.FromMilliseconds(500), "run", "--beats", "2", "--duration", "4");
+        Assert.Equal(130, interrupted.ExitCode);
+        Assert.StartsWith("error: cancelled", Assert.Single(interrupted.ErrorLines), StringComparison.Ordinal);
+        Assert.Contains("failed at phase 1 (plan) on main: Interrupted", (await app.SucceedAsync("status")).Stdout);
+        // Unlike a crash, an interrupt cancels the job at the backend (as the SDK asks backends to).
+        Assert.Equal(1, StudioJobs(app));
+        Assert.Single(Directory.GetFiles(Path.Combine(app.DataPath, "studio", "jobs"), "*.cancelled"));
+
+        // So retry finds the recorded job cancelled and submits a new one; the cancelled job cost nothing.
+        app.Environment["Studio__LatencyMilliseconds"] = "0";
+        var retry = await app.SucceedAsync("retry");
+        Assert.Contains("paused at phase 1 (plan) on main", retry.Stdout);
+        Assert.Equal(2, StudioJobs(app));
+        Assert.Contains("cost: $0.0030", (await app.SucceedAsync("status")).Stdout);
+    }
+
     private static int[] DoneUnits(string output) =>
         [.. Regex.Matches(output, @"unit (?<n>\d+) done \(").Select(m => int.Parse(m.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture))];
 

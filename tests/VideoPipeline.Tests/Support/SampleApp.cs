@@ -55,7 +55,14 @@ public sealed class SampleApp : IDisposable
     /// Runs a command and kills it (as a crash would) <paramref name="delay"/> after it prints a line matching
     /// <paramref name="killWhen"/>.
     /// </summary>
-    public async Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, TimeSpan delay, params string[] args)
+    public Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, TimeSpan delay, params string[] args) =>
+        RunAndInterruptAsync(killWhen, delay, p => p.Kill(entireProcessTree: true), args);
+
+    /// <summary>Runs a command and sends it SIGINT (as Ctrl+C does) <paramref name="delay"/> after it prints a matching line.</summary>
+    public Task<CliResult> RunAndSignalAsync(Func<string, bool> when, TimeSpan delay, params string[] args) =>
+        RunAndInterruptAsync(when, delay, p => Assert.Equal(0, NativeMethods.kill(p.Id, 2)), args);
+
+    private async Task<CliResult> RunAndInterruptAsync(Func<string, bool> killWhen, TimeSpan delay, Action<Process> interrupt, string[] args)
     {
         using var process = new Process { StartInfo = StartInfo(args) };
         var stdout = new StringBuilder();
@@ -85,11 +92,12 @@ public sealed class SampleApp : IDisposable
         await Task.WhenAny(matched.Task, exited, Task.Delay(Timeout, timeout.Token));
         Assert.True(matched.Task.IsCompleted, $"the process did not print the awaited line:\n{stdout}");
         await Task.Delay(delay);
-        process.Kill(entireProcessTree: true);
+        interrupt(process);
         await WaitAsync(process, args);
+        await stderr;
         lock (stdout)
         {
-            return new CliResult(args, process.ExitCode, stdout.ToString(), stderr.IsCompleted ? stderr.Result : "");
+            return new CliResult(args, process.ExitCode, stdout.ToString(), stderr.Result.ReplaceLineEndings("\n"));
         }
     }
 
@@ -187,4 +195,10 @@ public sealed class SampleApp : IDisposable
         var dll = Path.Combine(dir.FullName, "samples", "VideoPipeline", "bin", configuration, "net10.0", "VideoPipeline.dll");
         return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} does not exist; build samples/VideoPipeline ({configuration}) first.");
     }
+}
+
+internal static class NativeMethods
+{
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    internal static extern int kill(int pid, int signal);
 }
