@@ -333,7 +333,7 @@ public static class Commands
     private static Command Retry()
     {
         var run = RunArgument();
-        return Define("retry", "Run again the phase that failed or was interrupted (a crash, Ctrl+C): finished units are kept and submitted jobs re-attached.", async (s, p, ct) =>
+        return Define("retry", "Run again the phase that failed or was interrupted (a crash, Ctrl+C): finished units are kept; jobs still running at a crash are waited on, not paid again.", async (s, p, ct) =>
         {
             var r = await s.ResolveRunAsync(p.GetValue(run), ct);
             s.Ui.Line($"retrying {Views.Phase(r.CurrentPhase ?? 1)} of run {r.Id} on {r.CurrentBranch ?? "main"}");
