@@ -65,6 +65,24 @@ public sealed class CrossProcessTests
     }
 
     [Fact]
+    public async Task Two_processes_continuing_the_same_checkpoint_at_once_run_the_phase_once()
+    {
+        using var app = new SampleApp();
+        var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--beats", "2", "--duration", "4")).Stdout);
+
+        app.Environment["Studio__LatencyMilliseconds"] = "800";
+        var both = await Task.WhenAll(app.RunAsync("continue", plan), app.RunAsync("continue", plan));
+        Assert.All(both, r => Assert.True(r.ExitCode == 0 && r.Stderr.Length == 0, r.ToString()));
+        Assert.Single(both, r => r.Stdout.Contains("phase 2 (storyboard) started on main", StringComparison.Ordinal));
+        Assert.Single(both, r => r.Stdout.Contains("was already continued in this state", StringComparison.Ordinal));
+        Assert.Equal(Ids.PausedCheckpoint(both[0].Stdout), Ids.PausedCheckpoint(both[1].Stdout));
+
+        var checkpoints = (await app.SucceedAsync("checkpoints")).Stdout;
+        Assert.Contains("2 checkpoints", checkpoints);
+        Assert.Contains("cost: $0.0530", (await app.SucceedAsync("status")).Stdout); // the plan and two images, once
+    }
+
+    [Fact]
     public async Task Auto_continue_runs_every_phase_on_main_then_regenerating_a_chunk_and_continuing_forks()
     {
         using var app = new SampleApp();

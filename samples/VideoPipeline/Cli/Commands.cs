@@ -336,6 +336,8 @@ public static class Commands
         return Define("retry", "Run again the phase that failed or was interrupted (a crash, Ctrl+C): finished units are kept; jobs still running at a crash are waited on, not paid again.", async (s, p, ct) =>
         {
             var r = await s.ResolveRunAsync(p.GetValue(run), ct);
+            using var runLock = await RunLock.AcquireAsync(s, r.Id, ct);
+            r = await s.Queries.GetRunAsync(r.Id, ct);
             s.Ui.Line($"retrying {Views.Phase(r.CurrentPhase ?? 1)} of run {r.Id} on {r.CurrentBranch ?? "main"}");
             var result = await RunProgress.TrackAsync(s, r.Id, token => s.Runner.RetryAsync(r.Id, token), ct);
             return Operations.ReportOutcome(s, result.Run, result.Checkpoint);

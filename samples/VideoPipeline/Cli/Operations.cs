@@ -18,6 +18,7 @@ public static class Operations
 
     public static async Task<ContinueResult> ContinueAsync(Session s, Checkpoint checkpoint, string? description, CancellationToken ct)
     {
+        using var runLock = await RunLock.AcquireAsync(s, checkpoint.RunId, ct);
         var result = await RunProgress.TrackAsync(
             s, checkpoint.RunId, token => s.Runner.ContinueAsync(checkpoint.Id, new ContinueOptions(Session.User, description), token), ct);
         var how = result.BranchCreated ? $"new branch {result.Branch} (the checkpoint was edited)" : $"branch {result.Branch}";
@@ -38,8 +39,8 @@ public static class Operations
                 s.Ui.Line(checkpoint.Phase switch
                 {
                     VideoPhases.Plan => $"next: show {id} | edit-spec {id} '{{\"style\":{{\"mood\":\"warm\"}}}}' | continue {id}",
-                    VideoPhases.Storyboard => $"next: show {id} | regenerate-beat {id} 3 --prompt \"...\" | upload-image {id} 3 image.png | continue {id}",
-                    VideoPhases.Chunks => $"next: show {id} | regenerate-chunk {id} 2 --model kling | continue {id}",
+                    VideoPhases.Storyboard => $"next: show {id} | regenerate-beat {id} 1 --prompt \"...\" | upload-image {id} 1 image.png | continue {id}",
+                    VideoPhases.Chunks => $"next: show {id} | regenerate-chunk {id} 1 --model kling | continue {id}",
                     _ => $"next: continue {id}",
                 });
                 return 0;
@@ -105,7 +106,7 @@ public static class Operations
     {
         var snapshot = await s.Queries.GetStatusAsync(runId, ct);
         s.Ui.Out.Write(Views.CheckpointTree(s.Ui, snapshot));
-        s.Ui.Line($"{snapshot.Branches.Count} branches: {Views.BranchList(snapshot)}");
+        s.Ui.Line($"{snapshot.Branches.Count} {(snapshot.Branches.Count == 1 ? "branch" : "branches")}: {Views.BranchList(snapshot)}");
         s.Ui.Line($"total cost: {Ui.Money(snapshot.Cost)}");
     }
 
