@@ -29,6 +29,7 @@ internal sealed record CreateOutcome(Prediction Prediction, bool Reconciled);
 /// <summary>The HTTP layer over Replicate's API: requests, retries, error mapping.</summary>
 internal sealed partial class ReplicateApi
 {
+    private static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(2);
     private static readonly ResiliencePropertyKey<string> OperationKey = new("replicate.operation");
     private readonly IHttpClientFactory _clients;
     private readonly ReplicateOptions _options;
@@ -203,7 +204,7 @@ internal sealed partial class ReplicateApi
                 await Task.Delay(_options.RetryBaseDelay * Math.Pow(2, attempt - 1), _time, cancellationToken).ConfigureAwait(false);
             }
 
-            Prediction? match = null;
+            var matches = new List<Prediction>();
             await foreach (var candidate in ListAsync(since, cancellationToken).ConfigureAwait(false))
             {
                 if (isKnown(candidate.Id) || (candidate.CreatedAt is { } created && created < since))
@@ -218,10 +219,15 @@ internal sealed partial class ReplicateApi
                 var sameHook = webhook is null || candidate.Webhook is null || candidate.Webhook == webhook;
                 if (sameModel && sameHook && JsonNode.DeepEquals(candidate.Input, input))
                 {
-                    match = candidate; // the list is newest first; keep the oldest match after the send time
+                    matches.Add(candidate);
                 }
             }
 
+            // Ours is the first match made after the request was sent (allowing for clock skew); else the newest.
+            var match = matches
+                .Where(p => p.CreatedAt is { } c && c >= sentAt - ClockSkew)
+                .OrderBy(p => p.CreatedAt)
+                .FirstOrDefault() ?? matches.OrderByDescending(p => p.CreatedAt).FirstOrDefault();
             if (match is not null)
             {
                 Telemetry.Reconciliations.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Found, true));
