@@ -134,6 +134,31 @@ public sealed class CreateOnceTests
     }
 
     [Fact]
+    public async Task Cancelling_the_callers_token_during_a_sync_create_cancels_the_prediction_it_made()
+    {
+        await using var fake = await FakeReplicateServer.StartAsync();
+        fake.Models[ReplicateModels.FluxDev] = new FakeModel { Processing = TimeSpan.FromSeconds(30) };
+        await using var services = TestHost.Create(fake, o =>
+        {
+            o.SyncModels.Add(ReplicateModels.FluxDev);
+            o.SyncWaitSeconds = 60;
+        });
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var submit = services.Backend().SubmitAsync(ReplicateModels.Image("held", model: ReplicateModels.FluxDev), caller.Token);
+        while (fake.CreateCount == 0 || fake.Predictions[0].Status != "processing")
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        await caller.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => submit);
+        Assert.Equal("wait=60", fake.RequestsOf("create")[0].Header("Prefer"));
+        Assert.Equal("canceled", fake.Predictions[0].Status);
+        Assert.Single(fake.RequestsOf("cancel"));
+    }
+
+    [Fact]
     public async Task A_model_version_is_created_through_the_predictions_route()
     {
         await using var fake = await FakeReplicateServer.StartAsync();

@@ -29,8 +29,8 @@ internal static partial class Log
     [LoggerMessage(8, LogLevel.Information, "Cancelling Replicate prediction {PredictionId} because the caller cancelled")]
     public static partial void CancellingOnCallerRequest(this ILogger logger, string predictionId);
 
-    [LoggerMessage(9, LogLevel.Warning, "Cancelling Replicate prediction {PredictionId} failed; it may keep running")]
-    public static partial void CancelFailed(this ILogger logger, Exception exception, string predictionId);
+    [LoggerMessage(9, LogLevel.Warning, "Cancelling Replicate prediction {Target} failed; it may keep running")]
+    public static partial void CancelFailed(this ILogger logger, Exception exception, string target);
 
     [LoggerMessage(10, LogLevel.Debug, "Replicate prediction {PredictionId} reports the unknown status {Status}; treating it as running")]
     public static partial void UnknownStatus(this ILogger logger, string predictionId, string? status);

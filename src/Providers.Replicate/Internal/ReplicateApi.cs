@@ -107,6 +107,11 @@ internal sealed partial class ReplicateApi
                 timeout,
                 cancellationToken).ConfigureAwait(false);
         }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            await CancelOrphanAsync(model, input, webhook, sentAt, isKnown).ConfigureAwait(false);
+            throw;
+        }
         catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or TimeoutException or IOException)
         {
             var found = await ReconcileAsync(model, input, webhook, sentAt, isKnown, e.Message, e, cancellationToken).ConfigureAwait(false);
@@ -196,7 +201,6 @@ internal sealed partial class ReplicateApi
     private async Task<Prediction> ReconcileAsync(ModelRef model, JsonObject input, string? webhook, DateTimeOffset sentAt, Func<string, bool> isKnown, string reason, Exception cause, CancellationToken cancellationToken)
     {
         _logger.Reconciling(model.Key, reason);
-        var since = sentAt - _options.ReconcileSlack;
         for (var attempt = 0; attempt < 3; attempt++)
         {
             if (attempt > 0)
@@ -204,31 +208,7 @@ internal sealed partial class ReplicateApi
                 await Task.Delay(_options.RetryBaseDelay * Math.Pow(2, attempt - 1), _time, cancellationToken).ConfigureAwait(false);
             }
 
-            var matches = new List<Prediction>();
-            await foreach (var candidate in ListAsync(since, cancellationToken).ConfigureAwait(false))
-            {
-                if (isKnown(candidate.Id) || (candidate.CreatedAt is { } created && created < since))
-                {
-                    continue;
-                }
-
-                var sameModel = model.Owner is not null
-                    ? string.Equals(candidate.Model, model.Key, StringComparison.OrdinalIgnoreCase)
-                      && (model.Version is null || string.Equals(candidate.Version, model.Version, StringComparison.OrdinalIgnoreCase))
-                    : string.Equals(candidate.Version, model.Version, StringComparison.OrdinalIgnoreCase);
-                var sameHook = webhook is null || candidate.Webhook is null || candidate.Webhook == webhook;
-                if (sameModel && sameHook && JsonNode.DeepEquals(candidate.Input, input))
-                {
-                    matches.Add(candidate);
-                }
-            }
-
-            // Ours is the first match made after the request was sent (allowing for clock skew); else the newest.
-            var match = matches
-                .Where(p => p.CreatedAt is { } c && c >= sentAt - ClockSkew)
-                .OrderBy(p => p.CreatedAt)
-                .FirstOrDefault() ?? matches.OrderByDescending(p => p.CreatedAt).FirstOrDefault();
-            if (match is not null)
+            if (await FindCreatedAsync(model, input, webhook, sentAt - _options.ReconcileSlack, sentAt, isKnown, cancellationToken).ConfigureAwait(false) is { } match)
             {
                 Telemetry.Reconciliations.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Found, true));
                 _logger.Reconciled(model.Key, match.Id);
@@ -241,6 +221,54 @@ internal sealed partial class ReplicateApi
         throw new ReplicateServerException(
             $"The create request for model '{model.Key}' failed ({reason}) and Replicate lists no prediction made by it, so none was created. Retry the request later.",
             status, (cause as ReplicateException)?.Detail, null, cause);
+    }
+
+    /// <summary>Finds the prediction a create sent at <paramref name="sentAt"/> made: same model, input and webhook.</summary>
+    private async Task<Prediction?> FindCreatedAsync(ModelRef model, JsonObject input, string? webhook, DateTimeOffset since, DateTimeOffset sentAt, Func<string, bool> isKnown, CancellationToken cancellationToken)
+    {
+        var matches = new List<Prediction>();
+        await foreach (var candidate in ListAsync(since, cancellationToken).ConfigureAwait(false))
+        {
+            if (isKnown(candidate.Id) || (candidate.CreatedAt is { } created && created < since))
+            {
+                continue;
+            }
+
+            var sameModel = model.Owner is not null
+                ? string.Equals(candidate.Model, model.Key, StringComparison.OrdinalIgnoreCase)
+                  && (model.Version is null || string.Equals(candidate.Version, model.Version, StringComparison.OrdinalIgnoreCase))
+                : string.Equals(candidate.Version, model.Version, StringComparison.OrdinalIgnoreCase);
+            var sameHook = webhook is null || candidate.Webhook is null || candidate.Webhook == webhook;
+            if (sameModel && sameHook && JsonNode.DeepEquals(candidate.Input, input))
+            {
+                matches.Add(candidate);
+            }
+        }
+
+        // Ours is the first match made after the request was sent (allowing for clock skew); else the newest.
+        return matches
+            .Where(p => p.CreatedAt is { } c && c >= sentAt - ClockSkew)
+            .OrderBy(p => p.CreatedAt)
+            .FirstOrDefault() ?? matches.OrderByDescending(p => p.CreatedAt).FirstOrDefault();
+    }
+
+    /// <summary>After the caller cancelled a create that was sent, cancels the prediction it may have made (best effort).</summary>
+    private async Task CancelOrphanAsync(ModelRef model, JsonObject input, string? webhook, DateTimeOffset sentAt, Func<string, bool> isKnown)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(_options.CancelTimeout, _time);
+            var since = sentAt - ClockSkew;
+            if (await FindCreatedAsync(model, input, webhook, since, sentAt, isKnown, timeout.Token).ConfigureAwait(false) is { IsTerminal: false } orphan)
+            {
+                _logger.CancellingOnCallerRequest(orphan.Id);
+                await CancelAsync(orphan.Id, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            _logger.CancelFailed(e, $"made for model {model.Key}");
+        }
     }
 
     // ---- files ----
