@@ -93,6 +93,48 @@ public sealed class EndToEndTests
     }
 
     [Fact]
+    public async Task A_restarted_process_retrying_the_run_reattaches_to_the_journaled_prediction()
+    {
+        await using var fake = await FakeReplicateServer.StartAsync();
+        fake.Models[ReplicateModels.Veo3] = new FakeModel { Output = FakeOutputKind.SingleFile, Extension = ".mp4", Processing = TimeSpan.FromMilliseconds(1500) };
+        var store = new InMemoryCheckpointStore();
+        var root = Directory.CreateTempSubdirectory("replicate-restart-");
+        try
+        {
+            ServiceProvider Process() => TestHost.Create(fake, more: b => b
+                .UseStore(_ => store)
+                .UseFileSystemBlobStore(o => o.RootPath = root.FullName)
+                .AddPipeline("clip", p => p.AddPhase(sp => new ClipPhase(sp.GetRequiredService<ReplicateBackend>()))));
+
+            var first = Process();
+            var run = first.GetRequiredService<CheckpointRunner>().StartAsync(new StartRunRequest("clip", "user-1", JsonDocument.Parse("{}").RootElement) { AutoContinue = true }, Ct);
+            while (fake.RequestsOf("get").Count < 2)
+            {
+                await Task.Delay(10, Ct);
+            }
+
+            await first.DisposeAsync();
+            var interrupted = await run;
+            Assert.NotEqual(RunStatus.Completed, interrupted.Status);
+            Assert.False(fake.Predictions.Single().IsTerminal);
+
+            await using var second = Process();
+            var resumed = await second.GetRequiredService<CheckpointRunner>().RetryAsync(interrupted.Run.Id, Ct);
+
+            Assert.Equal(RunStatus.Completed, resumed.Status);
+            Assert.Equal(1, fake.CreateCount);
+            Assert.Empty(fake.RequestsOf("cancel"));
+            var clip = await second.GetRequiredService<CheckpointQueries>().GetCheckpointAsync(resumed.Checkpoint!.Id, Ct);
+            var blob = clip.Artifacts.Single().Artifact.Content.Blob!;
+            Assert.Equal(fake.FileBytes(fake.Predictions.Single().Files[0]), await ReadBlobAsync(new FileSystemBlobStore(root.FullName), blob.Hash));
+        }
+        finally
+        {
+            root.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_large_first_frame_goes_through_the_files_api_and_the_video_streams_into_the_blob_store()
     {
         await using var fake = await FakeReplicateServer.StartAsync();
@@ -187,6 +229,17 @@ public sealed class EndToEndTests
             var outcome = await context.GenerateAsync(backend, ReplicateModels.Video("the fox runs", frame, durationSeconds: 6, model: ReplicateModels.Hailuo02), cancellationToken);
             return new PhaseResult([new PhaseArtifact("chunk", "chunk_1", ArtifactContent.FromBlob(outcome.Files.Single()), new ArtifactMetadata(Model: outcome.Model, ExternalJobId: outcome.JobId))]);
         }
+    }
+}
+
+file sealed class ClipPhase(ReplicateBackend backend) : Phase("clip")
+{
+    public override IReadOnlyList<ArtifactSpec> Artifacts { get; } = [new ArtifactSpec("chunk")];
+
+    public override async Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
+    {
+        var outcome = await context.GenerateAsync(backend, ReplicateModels.Video("tide", "https://example.com/f.png", durationSeconds: 8, model: ReplicateModels.Veo3), cancellationToken);
+        return new PhaseResult([new PhaseArtifact("chunk", "chunk_1", ArtifactContent.FromBlob(outcome.Files.Single()))]);
     }
 }
 
