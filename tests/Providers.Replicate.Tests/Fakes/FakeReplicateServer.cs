@@ -124,6 +124,13 @@ public sealed class FakeReplicateServer : IAsyncDisposable
             await prediction.Stop.CancelAsync();
         }
 
+        Task[] drivers;
+        lock (_drivers)
+        {
+            drivers = [.. _drivers];
+        }
+
+        await Task.WhenAll(drivers).WaitAsync(TimeSpan.FromSeconds(5));
         await _app.StopAsync();
         await _app.DisposeAsync();
         _webhookClient.Dispose();
@@ -153,8 +160,8 @@ public sealed class FakeReplicateServer : IAsyncDisposable
         });
 
         _app.MapPost("/v1/models/{owner}/{name}/predictions", (RequestDelegate)(ctx =>
-            CreateAsync(ctx, $"{ctx.Request.RouteValues["owner"]}/{ctx.Request.RouteValues["name"]}", null)));
-        _app.MapPost("/v1/predictions", (RequestDelegate)(ctx => CreateAsync(ctx, null, null)));
+            CreateAsync(ctx, $"{ctx.Request.RouteValues["owner"]}/{ctx.Request.RouteValues["name"]}")));
+        _app.MapPost("/v1/predictions", (RequestDelegate)(ctx => CreateAsync(ctx, null)));
         _app.MapGet("/v1/predictions", (RequestDelegate)ListAsync);
         _app.MapGet("/v1/predictions/{id}", (RequestDelegate)GetAsync);
         _app.MapPost("/v1/predictions/{id}/cancel", (RequestDelegate)CancelAsync);
@@ -242,7 +249,7 @@ public sealed class FakeReplicateServer : IAsyncDisposable
 
     // ---- predictions ----
 
-    private async Task CreateAsync(HttpContext ctx, string? model, string? unused)
+    private async Task CreateAsync(HttpContext ctx, string? model)
     {
         var text = await Record(ctx, "create", readBody: true);
         var fault = TakeFault("create");
@@ -550,7 +557,7 @@ public sealed class FakeReplicateServer : IAsyncDisposable
                 using var response = await _webhookClient.SendAsync(request);
                 WebhookDeliveries.Enqueue(((int)response.StatusCode, Encoding.UTF8.GetString(body)));
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or OperationCanceledException)
             {
                 WebhookDeliveries.Enqueue((0, Encoding.UTF8.GetString(body)));
             }
