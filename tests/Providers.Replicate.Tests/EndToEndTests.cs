@@ -18,7 +18,7 @@ public sealed class EndToEndTests
             Output = FakeOutputKind.SingleFile,
             Extension = ".mp4",
             Starting = TimeSpan.FromMilliseconds(50),
-            Processing = TimeSpan.FromMilliseconds(600),
+            Processing = TimeSpan.FromMilliseconds(1000),
             PredictTime = 42.5,
         };
         var root = Directory.CreateTempSubdirectory("replicate-e2e-");
@@ -30,7 +30,7 @@ public sealed class EndToEndTests
                 {
                     o.PollInterval = TimeSpan.FromMilliseconds(20);
                     o.PollBackoffFactor = 2;
-                    o.MaxPollInterval = TimeSpan.FromMilliseconds(160);
+                    o.MaxPollInterval = TimeSpan.FromMilliseconds(320);
                     o.Prices[ReplicateModels.Hailuo02] = new ReplicatePrice { PerVideoSecond = 0.045m };
                 },
                 more: b => b

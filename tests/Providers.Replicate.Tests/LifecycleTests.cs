@@ -125,7 +125,7 @@ public sealed class LifecycleTests
     {
         await using var fake = await FakeReplicateServer.StartAsync();
         fake.SyncWaitScale = 0.1; // wait=1 holds 100 ms
-        fake.Models[ReplicateModels.FluxDev] = new FakeModel { Processing = TimeSpan.FromMilliseconds(500) };
+        fake.Models[ReplicateModels.FluxDev] = new FakeModel { Processing = TimeSpan.FromMilliseconds(1500) };
         await using var services = TestHost.Create(fake, o =>
         {
             o.SyncModels.Add(ReplicateModels.FluxDev);
@@ -146,7 +146,7 @@ public sealed class LifecycleTests
     public async Task Outputs_expire_with_the_retention_period_and_a_late_reattach_is_not_a_failure()
     {
         await using var fake = await FakeReplicateServer.StartAsync();
-        fake.OutputTtl = TimeSpan.FromMilliseconds(300);
+        fake.OutputTtl = TimeSpan.FromMilliseconds(700);
         fake.Models[ReplicateModels.FluxDev] = new FakeModel();
         await using var services = TestHost.Create(fake);
         var backend = services.Backend();
@@ -154,7 +154,7 @@ public sealed class LifecycleTests
         var result = await backend.WaitAsync(id, Ct);
         var file = (FileOutput)Assert.Single(result.Outputs);
 
-        await Task.Delay(500, Ct);
+        await Task.Delay(900, Ct);
 
         var expired = await Assert.ThrowsAsync<ReplicateNotFoundException>(() => file.OpenReadAsync(Ct));
         Assert.Equal(id, expired.JobId);
