@@ -30,7 +30,8 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     private readonly ReplicateWebhookVerifier? _verifier;
     private readonly CancellationTokenSource _disposed = new();
     private readonly ConcurrentDictionary<string, Prediction> _finished = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
+    private readonly Lock _waitersLock = new();
     private readonly ConcurrentDictionary<string, byte> _created = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, byte> _unpriced = new(StringComparer.OrdinalIgnoreCase);
 
@@ -112,7 +113,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         using var activity = Telemetry.Source.StartActivity("replicate.wait", ActivityKind.Client);
         activity?.SetTag(Telemetry.Tags.PredictionId, jobId);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
-        var waiter = _waiters.AddOrUpdate(jobId, _ => new Waiter(), (_, w) => w.Join());
+        var waiter = JoinWaiter(jobId);
         try
         {
             var prediction = _finished.TryRemove(jobId, out var done) ? done : await PollAsync(jobId, waiter, linked.Token).ConfigureAwait(false);
@@ -131,10 +132,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         }
         finally
         {
-            if (waiter.Leave())
-            {
-                _waiters.TryRemove(new KeyValuePair<string, Waiter>(jobId, waiter));
-            }
+            LeaveWaiter(jobId, waiter);
         }
     }
 
@@ -229,12 +227,14 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
             return Task.FromResult(new ReplicateWebhookReceipt(delivery, prediction.Id, prediction.Status, false));
         }
 
-        var woke = false;
-        if (_waiters.TryGetValue(prediction.Id, out var waiter))
+        Waiter? waiter;
+        lock (_waitersLock)
         {
-            waiter.Wake();
-            woke = true;
+            _waiters.TryGetValue(prediction.Id, out waiter);
         }
+
+        waiter?.Wake();
+        var woke = waiter is not null;
 
         _logger.WebhookReceived(delivery.WebhookId, prediction.Id, prediction.Status, woke);
         return Task.FromResult(new ReplicateWebhookReceipt(delivery, prediction.Id, prediction.Status, woke));
@@ -281,7 +281,32 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         return (resolved, input);
     }
 
-    private string WithCorrelation(Uri hook)
+    private Waiter JoinWaiter(string id)
+    {
+        lock (_waitersLock)
+        {
+            if (!_waiters.TryGetValue(id, out var waiter))
+            {
+                _waiters[id] = waiter = new Waiter();
+            }
+
+            waiter.Count++;
+            return waiter;
+        }
+    }
+
+    private void LeaveWaiter(string id, Waiter waiter)
+    {
+        lock (_waitersLock)
+        {
+            if (--waiter.Count == 0)
+            {
+                _waiters.Remove(id);
+            }
+        }
+    }
+
+    private static string WithCorrelation(Uri hook)
     {
         var separator = string.IsNullOrEmpty(hook.Query) ? "?" : "&";
         return $"{hook}{separator}corr={Guid.NewGuid():N}";
@@ -489,17 +514,11 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     private sealed class Waiter
     {
         private TaskCompletionSource _signal = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private int _count = 1;
+
+        /// <summary>How many waits share this waiter; guarded by the backend's lock.</summary>
+        public int Count { get; set; }
 
         public Task Signal => Volatile.Read(ref _signal).Task;
-
-        public Waiter Join()
-        {
-            Interlocked.Increment(ref _count);
-            return this;
-        }
-
-        public bool Leave() => Interlocked.Decrement(ref _count) == 0;
 
         public void Wake() => Interlocked.Exchange(ref _signal, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
     }
