@@ -20,8 +20,8 @@ public static class Motion
         var width = firstFrame.Width;
         var height = firstFrame.Height;
         // The point the camera heads for, from the seed.
-        var focusX = 0.3 + ((Math.Abs(seed) % 41) / 100.0);
-        var focusY = 0.35 + ((Math.Abs(seed / 41) % 31) / 100.0);
+        var focusX = 0.3 + (Remainder(seed, 41) / 100.0);
+        var focusY = 0.35 + (Remainder(seed / 41, 31) / 100.0);
         var frames = new List<RgbImage>(frameCount) { firstFrame.Clone() };
         for (var i = 1; i < frameCount; i++)
         {
@@ -31,7 +31,7 @@ public static class Motion
             {
                 CameraMove.Zoom => (1 - (0.3 * eased), 0.5 + ((focusX - 0.5) * eased), 0.5 + ((focusY - 0.5) * eased)),
                 CameraMove.Sweep => (1 - (0.12 * eased), 0.5, 0.5),
-                _ => (1 - (0.15 * eased), 0.5 + ((seed % 2 == 0 ? 0.07 : -0.07) * eased), 0.5),
+                _ => (1 - (0.15 * eased), 0.5 + ((Remainder(seed, 2) == 0 ? 0.07 : -0.07) * eased), 0.5),
             };
             var w = width * zoom;
             var h = height * zoom;
@@ -56,4 +56,7 @@ public static class Motion
 
         return frames;
     }
+
+    /// <summary>A non-negative remainder, for any seed (including negative ones).</summary>
+    private static long Remainder(long value, long divisor) => ((value % divisor) + divisor) % divisor;
 }
