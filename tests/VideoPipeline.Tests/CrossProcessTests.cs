@@ -59,9 +59,37 @@ public sealed class CrossProcessTests
         Assert.DoesNotContain("started", again.Stdout);
         Assert.Contains("2 branches: main, main-1", (await app.SucceedAsync("tree")).Stdout);
 
-        // The spec the storyboard was built from is the edited one: the image prompts carry the new mood.
+        // The storyboard was built from the edited spec, v2.
         var show = await app.SucceedAsync("show", storyboard);
-        Assert.Contains("built from: spec x1 (v2)", show.Stdout);
+        Assert.Contains("built from: spec v2\n", show.Stdout);
+    }
+
+    [Fact]
+    public async Task An_uploaded_image_becomes_the_first_frame_of_its_clip()
+    {
+        using var app = new SampleApp();
+        app.Environment["Media__Ffmpeg"] = "off";
+        var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--beats", "2", "--duration", "4")).Stdout);
+        var storyboard = Ids.PausedCheckpoint((await app.SucceedAsync("continue", plan)).Stdout);
+
+        // A grey 32x18 PNG made by the test (the studio paints 256x144 RGB).
+        var upload = MediaProbe.TinyPng(32, 18, 60);
+        var file = app.Scratch("mine.png");
+        await File.WriteAllBytesAsync(file, upload, TestContext.Current.CancellationToken);
+        var uploaded = await app.SucceedAsync("upload-image", storyboard, "1", file);
+        Assert.Contains($"beat_1 of checkpoint {storyboard} is now v2: image/png, {upload.Length} B", uploaded.Stdout);
+
+        var cont = await app.SucceedAsync("continue", storyboard);
+        Assert.Contains("phase 3 (chunks) ran on new branch main-1", cont.Stdout);
+        var chunks = Ids.PausedCheckpoint(cont.Stdout);
+        Assert.Contains("built from: spec v1, beat_1 v2, beat_2 v1", (await app.SucceedAsync("show", chunks)).Stdout);
+
+        var folder = app.Scratch("chunks");
+        await app.SucceedAsync("export", chunks, folder);
+        var clip = await File.ReadAllBytesAsync(Path.Combine(folder, "chunk_1.apng"), TestContext.Current.CancellationToken);
+        Assert.Equal((256, 144), (MediaProbe.ReadPng(clip).Width, MediaProbe.ReadPng(clip).Height));
+        var expected = VideoPipeline.Media.PngReader.Decode(upload).Resize(256, 144);
+        Assert.Equal(expected.Pixels, VideoPipeline.Media.PngReader.DecodeFrames(clip)[0].Image.Pixels);
     }
 
     [Fact]

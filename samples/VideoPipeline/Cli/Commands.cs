@@ -199,7 +199,7 @@ public static class Commands
             s.Ui.Line($"run {c.RunId}; parent {(c.ParentId is { } parent ? parent.ToString() : "none")}; created {Ui.Time(c.CreatedAt)} by {c.CreatedBy ?? "-"}{(c.EditDescription is { } d ? $" ({d})" : "")}");
             if (c.Consumed.Count > 0)
             {
-                s.Ui.Line("built from: " + string.Join(", ", c.Consumed.GroupBy(x => x.Type).Select(g => $"{g.Key} x{g.Count()} (v{string.Join("/", g.Select(x => x.Version).Distinct())})")));
+                s.Ui.Line("built from: " + string.Join(", ", c.Consumed.OrderBy(x => x.Phase).Select(x => $"{x.Key} v{x.Version}")));
             }
 
             s.Ui.Out.Write(Views.Artifacts(s.Ui, details));
