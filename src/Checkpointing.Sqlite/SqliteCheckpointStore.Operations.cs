@@ -333,6 +333,13 @@ public sealed partial class SqliteCheckpointStore
                 """,
                 ("$id", continuation.CheckpointId), ("$fingerprint", continuation.Fingerprint), ("$branch", continuation.Branch),
                 ("$created", continuation.BranchCreated), ("$at", continuation.CreatedAt));
+            Execute(c, tx, """
+                UPDATE runs SET status = $status, current_phase = $phase, current_branch = $branch,
+                    parent_checkpoint_id = $parent, error = NULL, updated_at = $at
+                WHERE id = $id;
+                """,
+                ("$id", checkpoint.RunId), ("$status", RunStatus.Running), ("$phase", checkpoint.Phase + 1), ("$branch", branch),
+                ("$parent", checkpoint.Id), ("$at", request.At));
             return continuation;
         }, cancellationToken);
     }

@@ -218,6 +218,24 @@ public abstract partial class CheckpointStoreConformanceTests
     }
 
     [Fact]
+    public async Task Continue_sets_the_run_running_at_the_next_phase_and_a_repeat_leaves_it_alone()
+    {
+        var (run, checkpoint) = await CreateRunWithCheckpointAsync();
+        await Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Paused, 1, "main", null), T0, Ct);
+
+        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:1", Fork: true, T0.AddHours(1)), Ct);
+        var running = (await Store.GetRunAsync(run.Id, Ct))!;
+        await Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Failed, 2, first.Branch, checkpoint.Id, "boom"), T0.AddHours(2), Ct);
+        var repeat = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:1", Fork: true, T0.AddHours(3)), Ct);
+        var afterRepeat = (await Store.GetRunAsync(run.Id, Ct))!;
+
+        Assert.Equal((RunStatus.Running, 2, "main-1", checkpoint.Id, null, T0.AddHours(1)),
+            (running.Status, running.CurrentPhase, running.CurrentBranch, running.ParentCheckpointId, running.Error, running.UpdatedAt));
+        Assert.True(repeat.Existing);
+        Assert.Equal((RunStatus.Failed, "boom", T0.AddHours(2)), (afterRepeat.Status, afterRepeat.Error, afterRepeat.UpdatedAt));
+    }
+
+    [Fact]
     public async Task Continue_forks_from_the_checkpoint_branch()
     {
         var (run, first) = await CreateRunWithCheckpointAsync();

@@ -85,3 +85,59 @@ public class ConcurrencyTests
         Assert.Single(await host.Store.ListCheckpointsAsync(plan.RunId, "main-1", Ct));
     }
 }
+
+public class CrossProcessContinueTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Two_processes_continuing_one_checkpoint_at_once_run_the_next_phase_once()
+    {
+        // Two hosts on one store stand for two processes: neither sees the other's in-process guard.
+        var store = new InMemoryCheckpointStore();
+        await using var first = new TestHost(store: store);
+        await using var second = new TestHost(store: store);
+        var plan = (await first.StartAsync()).Checkpoint!;
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        first.Backend.BeforeComplete = async (_, token) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(token);
+        };
+
+        var running = first.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var meanwhile = await second.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        release.SetResult();
+        var result = await running;
+
+        Assert.True(meanwhile.AlreadyContinued);
+        Assert.Null(meanwhile.Checkpoint);
+        Assert.Equal((RunStatus.Running, 2, BranchNames.Main), (meanwhile.Run.Status, meanwhile.Run.CurrentPhase, meanwhile.Run.CurrentBranch));
+        Assert.Equal(0, second.Backend.SubmitCount());
+        Assert.Equal(RunStatus.Paused, result.Run.Status);
+        Assert.Single(await store.ListCheckpointsAsync(plan.RunId, BranchNames.Main, Ct), c => c.Phase == 2);
+
+        // Once it finished, continuing again returns the checkpoint it made.
+        var again = await second.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        Assert.Equal(result.Checkpoint!.Id, again.Checkpoint!.Id);
+    }
+
+    [Fact]
+    public async Task Continuing_a_checkpoint_whose_next_phase_failed_runs_it_again()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+        var fail = true;
+        host.Backend.FailWhen = _ => fail ? "model overloaded" : null;
+        var failed = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        Assert.Equal(RunStatus.Failed, failed.Run.Status);
+
+        fail = false;
+        var again = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+
+        Assert.False(again.AlreadyContinued);
+        Assert.Equal((RunStatus.Paused, 2), (again.Run.Status, again.Checkpoint!.Phase));
+    }
+}

@@ -78,12 +78,16 @@ public sealed class CheckpointRunner
         if (continuation.Existing)
         {
             var child = await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
-            if (child is not null || _executor.IsActive(run.Id))
+            var current = await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false);
+            var underWay = current.Status == RunStatus.Running && current.CurrentPhase == nextPhase
+                && current.CurrentBranch == continuation.Branch && current.ParentCheckpointId == checkpoint.Id;
+            if (child is not null || underWay)
             {
-                return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, child, await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false), AlreadyContinued: true);
+                // Done, or running here or in another process (a crashed process leaves it Running: RetryAsync resumes it).
+                return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, child, current, AlreadyContinued: true);
             }
 
-            // Recorded before, but the phase never committed (it failed or the process stopped): run it now.
+            // Recorded before, but the phase failed without a checkpoint: run it again (finished units are kept).
         }
 
         var approved = await _sdk.GetCheckpointAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false);

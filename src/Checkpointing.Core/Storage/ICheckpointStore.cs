@@ -131,8 +131,9 @@ public interface ICheckpointStore
     /// <summary>
     /// Records that a checkpoint is being continued with a given state of its artifacts, in one transaction:
     /// returns the existing record when this (checkpoint, fingerprint) was continued before; otherwise approves
-    /// the checkpoint if pending, creates a child branch when <see cref="ContinuationRequest.Fork"/> is set, and
-    /// stores the record.
+    /// the checkpoint if pending, creates a child branch when <see cref="ContinuationRequest.Fork"/> is set, stores the
+    /// record, and sets the run <see cref="RunStatus.Running"/> at the next phase on the continuation's branch with the
+    /// checkpoint as parent (so another process that finds the record sees that the phase is under way).
     /// </summary>
     /// <param name="request">The continuation.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>

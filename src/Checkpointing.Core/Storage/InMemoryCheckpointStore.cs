@@ -328,6 +328,15 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
 
             var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
             _continuations[(checkpoint.Id, request.Fingerprint)] = continuation;
+            _runs[checkpoint.RunId] = _runs[checkpoint.RunId] with
+            {
+                Status = RunStatus.Running,
+                CurrentPhase = checkpoint.Phase + 1,
+                CurrentBranch = branch,
+                ParentCheckpointId = checkpoint.Id,
+                Error = null,
+                UpdatedAt = request.At,
+            };
             return Task.FromResult(continuation);
         }
     }
