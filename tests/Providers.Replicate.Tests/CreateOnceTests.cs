@@ -1,4 +1,4 @@
-using Checkpointing.Providers.Replicate.Tests.Fakes;
+using Checkpointing.Providers.Replicate.Testing;
 
 namespace Checkpointing.Providers.Replicate.Tests;
 

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Checkpointing.Providers.Replicate.Tests.Fakes;
+using Checkpointing.Providers.Replicate.Testing;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Checkpointing.Providers.Replicate.Tests;

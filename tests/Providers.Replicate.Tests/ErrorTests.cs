@@ -1,5 +1,5 @@
 using System.Net;
-using Checkpointing.Providers.Replicate.Tests.Fakes;
+using Checkpointing.Providers.Replicate.Testing;
 
 namespace Checkpointing.Providers.Replicate.Tests;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Checkpointing.Providers.Replicate.Tests.Fakes;
+using Checkpointing.Providers.Replicate.Testing;
 
 namespace Checkpointing.Providers.Replicate.Tests;
 

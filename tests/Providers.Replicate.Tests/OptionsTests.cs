@@ -1,4 +1,4 @@
-using Checkpointing.Providers.Replicate.Tests.Fakes;
+using Checkpointing.Providers.Replicate.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

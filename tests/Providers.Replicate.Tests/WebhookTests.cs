@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
-using Checkpointing.Providers.Replicate.Tests.Fakes;
+using Checkpointing.Providers.Replicate.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace Checkpointing.Providers.Replicate.Tests;

@@ -1,4 +1,4 @@
-namespace Checkpointing.Providers.Replicate.Tests.Fakes;
+namespace Checkpointing.Providers.Replicate.Testing;
 
 /// <summary>What an output of a fake model looks like.</summary>
 public enum FakeOutputKind
@@ -34,6 +34,12 @@ public sealed record FakeModel
 
     /// <summary>The file extension of outputs.</summary>
     public string Extension { get; init; } = ".png";
+
+    /// <summary>
+    /// Makes the bytes of output file <c>index</c> from the prediction's input (e.g. a real PNG or an MP4 header), instead
+    /// of <see cref="FakeReplicateServer.MakeFile"/>'s magic number and filler.
+    /// </summary>
+    public Func<System.Text.Json.Nodes.JsonObject, int, byte[]>? Content { get; init; }
 
     /// <summary>The tokens an LLM emits.</summary>
     public IReadOnlyList<string> Tokens { get; init; } = [];

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 
-namespace Checkpointing.Providers.Replicate.Tests.Fakes;
+namespace Checkpointing.Providers.Replicate.Testing;
 
 /// <summary>
 /// An in-process Replicate API on Kestrel (127.0.0.1, random port) following the reference contract: prediction
@@ -472,7 +472,7 @@ public sealed class FakeReplicateServer : IAsyncDisposable
                     for (var i = 0; i < count; i++)
                     {
                         var path = $"delivery/{p.Id}/out-{i}{b.Extension}";
-                        _files[path] = (MakeFile(b.Extension, p.Id, i), Now + OutputTtl);
+                        _files[path] = (b.Content?.Invoke(p.Input, i) ?? MakeFile(b.Extension, p.Id, i), Now + OutputTtl);
                         p.Files.Add(path);
                     }
                 }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 
-namespace Checkpointing.Providers.Replicate.Tests.Fakes;
+namespace Checkpointing.Providers.Replicate.Testing;
 
 /// <summary>A prediction held by the fake server; all state changes happen under its lock.</summary>
 public sealed class FakePrediction
