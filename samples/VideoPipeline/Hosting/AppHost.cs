@@ -1,4 +1,5 @@
 using Checkpointing;
+using Checkpointing.Providers.Replicate;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -65,7 +66,7 @@ public static class AppHost
                     .AddPhase<AssemblePhase>());
                 Providers.UseStore(sdk, settings, data);
                 Providers.UseBlobStore(sdk, settings, data);
-                Providers.AddBackend(sdk, settings);
+                Providers.AddBackend(sdk, settings, builder.Configuration);
             },
             options => options.DefaultMaxConcurrency = 2);
 
@@ -93,7 +94,7 @@ public sealed class HostSettings
     /// <summary>The blob store: <c>filesystem</c> (default).</summary>
     public string BlobStore { get; set; } = Providers.FileSystem;
 
-    /// <summary>The generation backend: <c>studio</c> (default, offline).</summary>
+    /// <summary>The generation backend: <c>studio</c> (default, offline) or <c>replicate</c> (needs an API token).</summary>
     public string Backend { get; set; } = StudioBackend.BackendName;
 }
 
@@ -104,7 +105,7 @@ public sealed record DataFolder(string Path)
 }
 
 /// <summary>
-/// The providers this host knows, by configuration name. Adding one (Postgres, S3, Replicate) is a case here and
+/// The providers this host knows, by configuration name. Adding one (Postgres, S3, another backend) is a case here and
 /// a package reference; the phases do not change.
 /// </summary>
 public static class Providers
@@ -146,20 +147,44 @@ public static class Providers
         }
     }
 
-    public static void AddBackend(CheckpointingBuilder sdk, HostSettings settings)
+    public static void AddBackend(CheckpointingBuilder sdk, HostSettings settings, IConfiguration configuration)
     {
         var name = settings.Backend.Trim().ToLowerInvariant();
         switch (name)
         {
             case StudioBackend.BackendName:
                 sdk.AddBackend<StudioBackend>(name);
+                sdk.Services.AddSingleton(sp => new PipelineBackend(sp.GetRequiredKeyedService<IGenerationBackend>(name)));
+                break;
+            case ReplicateBackend.BackendName:
+                // The provider's options from the "Replicate" section (prices of the models in appsettings.json); the
+                // provider itself falls back to REPLICATE_API_TOKEN and REPLICATE_BASE_URL and validates at start-up.
+                // The phases get the adapter that maps their neutral requests onto each Replicate model.
+                sdk.UseReplicate(o => BindReplicate(configuration.GetSection(ReplicateSection), o));
+                sdk.Services.AddSingleton<ReplicatePipelineBackend>();
+                sdk.Services.AddSingleton(sp => new PipelineBackend(sp.GetRequiredService<ReplicatePipelineBackend>()));
                 break;
             default:
-                throw new ConfigurationException($"Checkpointing:Backend is '{settings.Backend}'; this host knows '{StudioBackend.BackendName}'.");
+                throw new ConfigurationException(
+                    $"Checkpointing:Backend is '{settings.Backend}'; this host knows '{StudioBackend.BackendName}' and '{ReplicateBackend.BackendName}'.");
         }
-
-        sdk.Services.AddSingleton(sp => new PipelineBackend(sp.GetRequiredKeyedService<IGenerationBackend>(name)));
     }
+
+    private static void BindReplicate(IConfigurationSection section, ReplicateOptions options)
+    {
+        try
+        {
+            section.Bind(options);
+        }
+        catch (InvalidOperationException e)
+        {
+            // e.g. "Failed to convert configuration value 'abc' at 'Replicate:PollInterval' to type 'System.TimeSpan'."
+            throw new ConfigurationException(e.Message);
+        }
+    }
+
+    /// <summary>The configuration section bound to <see cref="ReplicateOptions"/>.</summary>
+    public const string ReplicateSection = "Replicate";
 }
 
 /// <summary>The configuration names a provider this host does not know, or a setting is invalid.</summary>

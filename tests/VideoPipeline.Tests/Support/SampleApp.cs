@@ -123,7 +123,8 @@ public sealed class SampleApp : IDisposable
         foreach (var key in start.Environment.Keys.Where(k =>
                      k.StartsWith("Checkpointing__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("VideoPipeline__", StringComparison.OrdinalIgnoreCase)
                      || k.StartsWith("Studio__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("Media__", StringComparison.OrdinalIgnoreCase)
-                     || k.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase)).ToList())
+                     || k.StartsWith("Logging__", StringComparison.OrdinalIgnoreCase)
+                     || k.StartsWith("Replicate__", StringComparison.OrdinalIgnoreCase) || k.StartsWith("REPLICATE_", StringComparison.OrdinalIgnoreCase)).ToList())
         {
             start.Environment.Remove(key);
         }
