@@ -176,6 +176,9 @@ public sealed class SampleApp : IDisposable
         }
     }
 
+    /// <summary>The appsettings.json the sample's processes read (next to its build output).</summary>
+    public static string AppSettingsPath => Path.Combine(Path.GetDirectoryName(Dll.Value)!, "appsettings.json");
+
     /// <summary>The sample's own build output, next to its deps.json, runtimeconfig.json and appsettings.json.</summary>
     private static string LocateDll()
     {
