@@ -128,6 +128,33 @@ public sealed class ReplicateBackendTests
     }
 
     [Fact]
+    public async Task A_process_killed_while_clips_render_is_resumed_by_retry_without_creating_them_again()
+    {
+        await using var fake = await StartFakeAsync(clipTime: TimeSpan.FromSeconds(4));
+        using var app = ReplicateApp(fake);
+        var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--prompt", "a lamp", "--beats", "2", "--duration", "6")).Stdout);
+        var images = Ids.PausedCheckpoint((await app.SucceedAsync("continue", plan)).Stdout);
+
+        // Both clips are created (concurrency 2) and recorded at once; the process dies while they render.
+        // (The kill waits 500 ms after the second create so the process has recorded both prediction ids.)
+        var crashed = await app.RunAndKillAsync(
+            line => line.Contains("phase 3 (chunks) started", StringComparison.Ordinal), () => Creates(fake, Hailuo).Count == 2, TimeSpan.FromMilliseconds(500), "continue", images);
+        Assert.NotEqual(0, crashed.ExitCode);
+        var created = Creates(fake, Hailuo);
+        Assert.Equal(2, created.Count);
+        Assert.All(fake.Predictions.Where(p => p.Model == Hailuo), p => Assert.False(p.IsTerminal));
+
+        // retry waits on the two predictions instead of paying for new ones.
+        var retry = await app.SucceedAsync("retry");
+        Assert.Contains("paused at phase 3 (chunks)", retry.Stdout);
+        Assert.Equal(2, Creates(fake, Hailuo).Count);
+        Assert.Equal(1 + 2 + 2, fake.RequestsOf("create").Count);
+        var ids = fake.Predictions.Where(p => p.Model == Hailuo).Select(p => $"/v1/predictions/{p.Id}").ToHashSet();
+        Assert.Equal(ids, fake.RequestsOf("get").Select(r => r.Path).Where(ids.Contains).ToHashSet());
+        Assert.Contains($"cost: {Money(ExpectedCost(fake))}", (await app.SucceedAsync("status")).Stdout);
+    }
+
+    [Fact]
     public async Task Without_a_token_the_replicate_backend_is_a_one_line_error()
     {
         using var app = new SampleApp();
@@ -140,7 +167,7 @@ public sealed class ReplicateBackendTests
         Assert.Equal("", result.Stdout);
     }
 
-    private static async Task<FakeReplicateServer> StartFakeAsync()
+    private static async Task<FakeReplicateServer> StartFakeAsync(TimeSpan? clipTime = null)
     {
         var fake = await FakeReplicateServer.StartAsync();
         var fast = new FakeModel { Starting = TimeSpan.FromMilliseconds(10), Processing = TimeSpan.FromMilliseconds(60) };
@@ -152,7 +179,10 @@ public sealed class ReplicateBackendTests
             RequiredInputs = ["prompt", "system_prompt"],
         };
         fake.Models[Flux] = fast with { Output = FakeOutputKind.FileArray, Extension = ".png", Content = (input, _) => FluxPng(input) };
-        fake.Models[Hailuo] = fast with { Output = FakeOutputKind.SingleFile, Extension = ".mp4", RequiredInputs = ["prompt", "first_frame_image"] };
+        fake.Models[Hailuo] = fast with
+        {
+            Output = FakeOutputKind.SingleFile, Extension = ".mp4", RequiredInputs = ["prompt", "first_frame_image"], Processing = clipTime ?? fast.Processing,
+        };
         fake.Models[Kling] = fast with { Output = FakeOutputKind.SingleFile, Extension = ".mp4", RequiredInputs = ["prompt", "start_image"] };
         return fake;
     }

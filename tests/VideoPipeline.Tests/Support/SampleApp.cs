@@ -56,13 +56,20 @@ public sealed class SampleApp : IDisposable
     /// <paramref name="killWhen"/>.
     /// </summary>
     public Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, TimeSpan delay, params string[] args) =>
-        RunAndInterruptAsync(killWhen, delay, p => p.Kill(entireProcessTree: true), args);
+        RunAndInterruptAsync(killWhen, null, delay, p => p.Kill(entireProcessTree: true), args);
+
+    /// <summary>
+    /// Runs a command and kills it <paramref name="delay"/> after it prints a line matching <paramref name="killWhen"/>
+    /// and <paramref name="condition"/> (polled, e.g. what a fake server has received) holds.
+    /// </summary>
+    public Task<CliResult> RunAndKillAsync(Func<string, bool> killWhen, Func<bool> condition, TimeSpan delay, params string[] args) =>
+        RunAndInterruptAsync(killWhen, condition, delay, p => p.Kill(entireProcessTree: true), args);
 
     /// <summary>Runs a command and sends it SIGINT (as Ctrl+C does) <paramref name="delay"/> after it prints a matching line.</summary>
     public Task<CliResult> RunAndSignalAsync(Func<string, bool> when, TimeSpan delay, params string[] args) =>
-        RunAndInterruptAsync(when, delay, p => Assert.Equal(0, NativeMethods.kill(p.Id, 2)), args);
+        RunAndInterruptAsync(when, null, delay, p => Assert.Equal(0, NativeMethods.kill(p.Id, 2)), args);
 
-    private async Task<CliResult> RunAndInterruptAsync(Func<string, bool> killWhen, TimeSpan delay, Action<Process> interrupt, string[] args)
+    private async Task<CliResult> RunAndInterruptAsync(Func<string, bool> killWhen, Func<bool>? condition, TimeSpan delay, Action<Process> interrupt, string[] args)
     {
         using var process = new Process { StartInfo = StartInfo(args) };
         var stdout = new StringBuilder();
@@ -91,6 +98,12 @@ public sealed class SampleApp : IDisposable
         using var timeout = new CancellationTokenSource(Timeout);
         await Task.WhenAny(matched.Task, exited, Task.Delay(Timeout, timeout.Token));
         Assert.True(matched.Task.IsCompleted, $"the process did not print the awaited line:\n{stdout}");
+        while (condition is not null && !condition() && !process.HasExited && !timeout.IsCancellationRequested)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.True(condition is null || condition(), $"the condition did not hold while the process ran:\n{stdout}");
         await Task.Delay(delay);
         interrupt(process);
         await WaitAsync(process, args);
