@@ -258,20 +258,7 @@ public sealed partial class SqliteCheckpointStore
 
             var artifact = FindArtifact(c, tx, update.CheckpointId, update.Type, update.Key)
                 ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
-            if (artifact.Version != update.ExpectedVersion)
-            {
-                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
-            }
-
-            var updated = artifact with
-            {
-                Version = artifact.Version + 1,
-                Content = update.Content,
-                Metadata = update.Metadata,
-                UpdatedAt = update.At,
-                UpdatedBy = update.UpdatedBy,
-                Reason = update.Reason,
-            };
+            var (updated, history) = update.ApplyTo(artifact);
             var content = Json(update.Content);
             var metadata = Json(update.Metadata);
             var changed = Execute(c, tx, """
@@ -286,7 +273,7 @@ public sealed partial class SqliteCheckpointStore
                 throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
             }
 
-            InsertVersion(c, tx, new ArtifactVersion(artifact.Id, updated.Version, artifact.Version, update.Content, update.Metadata, update.At, update.UpdatedBy, update.Reason), content, metadata);
+            InsertVersion(c, tx, history, content, metadata);
             Execute(c, tx, "UPDATE checkpoints SET cost = $cost, output = $output WHERE id = $id;",
                 ("$id", checkpoint.Id), ("$cost", checkpoint.Cost + update.CostDelta),
                 ("$output", Text(update.NewCheckpointOutput ?? checkpoint.Output)));

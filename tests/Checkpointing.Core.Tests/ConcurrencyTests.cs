@@ -141,3 +141,38 @@ public class CrossProcessContinueTests
         Assert.Equal((RunStatus.Paused, 2), (again.Run.Status, again.Checkpoint!.Phase));
     }
 }
+
+public class BusyRunTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Continuing_another_checkpoint_while_a_phase_of_the_run_executes_is_refused_and_records_nothing()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+        await host.Editor.PatchJsonAsync(plan.Id, "spec", "spec", """{"template":"v2"}""", cancellationToken: Ct);
+        var storyboard = (await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct)).Checkpoint!;
+        var release = new TaskCompletionSource();
+        var started = new TaskCompletionSource();
+        host.Backend.BeforeComplete = async (_, token) =>
+        {
+            started.TrySetResult();
+            await release.Task.WaitAsync(token);
+        };
+
+        // Phase 3 runs from the storyboard; meanwhile someone continues the plan again after another edit.
+        var running = host.Runner.ContinueAsync(storyboard.Id, cancellationToken: Ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await host.Editor.PatchJsonAsync(plan.Id, "spec", "spec", """{"template":"v3"}""", cancellationToken: Ct);
+        var branches = (await host.Store.ListBranchesAsync(plan.RunId, Ct)).Count;
+
+        await Assert.ThrowsAsync<InvalidStateException>(() => host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct));
+
+        Assert.Equal(branches, (await host.Store.ListBranchesAsync(plan.RunId, Ct)).Count);
+        release.SetResult();
+        Assert.Equal(RunStatus.Paused, (await running).Run.Status);
+        var later = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        Assert.Equal(("main-2", false), (later.Branch, later.AlreadyContinued));
+    }
+}

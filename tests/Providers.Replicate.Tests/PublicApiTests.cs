@@ -1,24 +1,9 @@
-using System.Reflection;
-using System.Runtime.CompilerServices;
-using System.Text;
-
 namespace Checkpointing.Providers.Replicate.Tests;
 
 public sealed class PublicApiTests
 {
     [Fact]
-    public void The_public_api_matches_the_approved_listing()
-    {
-        var actual = Describe(typeof(ReplicateBackend).Assembly);
-        var approvedPath = Path.Combine(SourceDirectory(), "PublicApi.approved.txt");
-        var approved = File.Exists(approvedPath) ? File.ReadAllText(approvedPath).ReplaceLineEndings("\n") : "";
-        if (approved != actual)
-        {
-            File.WriteAllText(approvedPath.Replace(".approved.", ".received.", StringComparison.Ordinal), actual);
-        }
-
-        Assert.Equal(approved, actual);
-    }
+    public void The_public_api_matches_the_approved_listing() => Checkpointing.Testing.PublicApi.AssertApproved(typeof(ReplicateBackend).Assembly);
 
     [Fact]
     public void Public_classes_are_sealed_or_static_except_the_exception_base()
@@ -29,62 +14,5 @@ public sealed class PublicApiTests
             .ToList();
 
         Assert.Empty(open);
-    }
-
-    private static string SourceDirectory([CallerFilePath] string path = "") => Path.GetDirectoryName(path)!;
-
-    private static string Describe(Assembly assembly)
-    {
-        var text = new StringBuilder();
-        foreach (var type in assembly.GetExportedTypes().OrderBy(t => t.FullName, StringComparer.Ordinal))
-        {
-            var kind = type.IsEnum ? "enum" : type.IsValueType ? "struct" : type.IsInterface ? "interface"
-                : type.IsAbstract && type.IsSealed ? "static class" : type.IsSealed ? "sealed class" : "class";
-            var bases = new[] { type.BaseType }.Where(b => b is not null && b != typeof(object) && b != typeof(ValueType) && b != typeof(Enum))
-                .Concat(type.GetInterfaces().Where(i => !i.Name.StartsWith("IEquatable", StringComparison.Ordinal)))
-                .Select(b => Name(b!));
-            text.Append(kind).Append(' ').Append(type.FullName);
-            var list = string.Join(", ", bases);
-            text.Append(list.Length > 0 ? " : " + list : "").Append('\n');
-            const BindingFlags flags = BindingFlags.Public | BindingFlags.Instance | BindingFlags.Static | BindingFlags.DeclaredOnly;
-            var members = type.GetMembers(flags)
-                .Where(m => m is not MethodInfo { IsSpecialName: true })
-                .Where(m => m.Name is not ("EqualityContract" or "<Clone>$" or "Deconstruct" or "Equals" or "GetHashCode" or "PrintMembers") || type.IsClass && !IsRecord(type))
-                .Select(Member)
-                .Where(m => m.Length > 0)
-                .OrderBy(m => m, StringComparer.Ordinal);
-            foreach (var member in members)
-            {
-                text.Append("  ").Append(member).Append('\n');
-            }
-        }
-
-        return text.ToString();
-    }
-
-    private static bool IsRecord(Type type) => type.GetMethod("<Clone>$") is not null || type.GetProperty("EqualityContract", BindingFlags.NonPublic | BindingFlags.Instance) is not null;
-
-    private static string Member(MemberInfo member) => member switch
-    {
-        ConstructorInfo c => $"ctor({Parameters(c)})",
-        MethodInfo m => $"{(m.IsStatic ? "static " : "")}{Name(m.ReturnType)} {m.Name}({Parameters(m)})",
-        PropertyInfo p => $"{(p.GetMethod?.IsStatic == true ? "static " : "")}{Name(p.PropertyType)} {p.Name} {{ {(p.GetMethod?.IsPublic == true ? "get; " : "")}{(p.SetMethod?.IsPublic == true ? (p.SetMethod.ReturnParameter.GetRequiredCustomModifiers().Any(x => x.Name == "IsExternalInit") ? "init; " : "set; ") : "")}}}",
-        FieldInfo f => $"{(f.IsLiteral ? "const " : f.IsStatic ? "static readonly " : "")}{Name(f.FieldType)} {f.Name}",
-        EventInfo e => $"event {Name(e.EventHandlerType!)} {e.Name}",
-        _ => "",
-    };
-
-    private static string Parameters(MethodBase method) =>
-        string.Join(", ", method.GetParameters().Select(p => $"{Name(p.ParameterType)} {p.Name}{(p.HasDefaultValue ? " = " + (p.DefaultValue ?? (p.ParameterType.IsValueType && Nullable.GetUnderlyingType(p.ParameterType) is null ? "default" : "null")) : "")}"));
-
-    private static string Name(Type type)
-    {
-        if (type.IsGenericType)
-        {
-            var name = type.Name[..type.Name.IndexOf('`', StringComparison.Ordinal)];
-            return $"{type.Namespace}.{name}<{string.Join(", ", type.GetGenericArguments().Select(Name))}>";
-        }
-
-        return type.IsArray ? Name(type.GetElementType()!) + "[]" : type.FullName ?? type.Name;
     }
 }

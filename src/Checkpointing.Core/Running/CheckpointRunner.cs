@@ -73,8 +73,14 @@ public sealed class CheckpointRunner
             throw new RunStateException(run.Id, run.Status, "continuing a checkpoint");
         }
 
-        var continuation = await _executor.RecordContinuationAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         var nextPhase = checkpoint.Phase + 1;
+        if (_executor.IsActive(run.Id) && !(run.CurrentPhase == nextPhase && run.ParentCheckpointId == checkpoint.Id))
+        {
+            // Another phase of this run is executing here; refuse before anything is recorded.
+            throw new InvalidStateException($"A phase of run '{run.Id}' is already running in this process; wait for it to pause or finish, then continue checkpoint '{checkpoint.Id}'.");
+        }
+
+        var continuation = await _executor.RecordContinuationAsync(checkpoint, cancellationToken).ConfigureAwait(false);
         if (continuation.Existing)
         {
             var child = await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);

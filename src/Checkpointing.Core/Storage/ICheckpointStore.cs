@@ -250,7 +250,35 @@ public sealed record ArtifactUpdate(
     string? Reason,
     decimal CostDelta,
     JsonElement? NewCheckpointOutput,
-    DateTimeOffset At);
+    DateTimeOffset At)
+{
+    /// <summary>
+    /// Applies this update to the artifact's current version, as every store must: checks the expected version, then
+    /// returns the artifact at its next version and the history entry to append.
+    /// </summary>
+    /// <param name="current">The artifact as currently stored.</param>
+    /// <returns>The updated artifact and its history entry.</returns>
+    /// <exception cref="ConcurrencyConflictException">The current version is not <see cref="ExpectedVersion"/>.</exception>
+    public (Artifact Updated, ArtifactVersion History) ApplyTo(Artifact current)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        if (current.Version != ExpectedVersion)
+        {
+            throw ConcurrencyConflictException.ForArtifact(CheckpointId, Type, Key, ExpectedVersion, current.Version);
+        }
+
+        var updated = current with
+        {
+            Version = current.Version + 1,
+            Content = Content,
+            Metadata = Metadata,
+            UpdatedAt = At,
+            UpdatedBy = UpdatedBy,
+            Reason = Reason,
+        };
+        return (updated, new ArtifactVersion(current.Id, updated.Version, current.Version, Content, Metadata, At, UpdatedBy, Reason));
+    }
+}
 
 /// <summary>A request to record the continuation of a checkpoint.</summary>
 /// <param name="CheckpointId">The checkpoint being continued.</param>

@@ -274,22 +274,9 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
 
             var artifact = FindArtifactLocked(update.CheckpointId, update.Type, update.Key)
                 ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
-            if (artifact.Version != update.ExpectedVersion)
-            {
-                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
-            }
-
-            var updated = artifact with
-            {
-                Version = artifact.Version + 1,
-                Content = update.Content,
-                Metadata = update.Metadata,
-                UpdatedAt = update.At,
-                UpdatedBy = update.UpdatedBy,
-                Reason = update.Reason,
-            };
+            var (updated, history) = update.ApplyTo(artifact);
             _artifacts[artifact.Id] = updated;
-            _history[artifact.Id].Add(new ArtifactVersion(artifact.Id, updated.Version, artifact.Version, update.Content, update.Metadata, update.At, update.UpdatedBy, update.Reason));
+            _history[artifact.Id].Add(history);
             _checkpoints[checkpoint.Id] = checkpoint with
             {
                 Cost = checkpoint.Cost + update.CostDelta,

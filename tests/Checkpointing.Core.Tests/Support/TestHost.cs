@@ -7,12 +7,13 @@ public sealed class TestHost : IAsyncDisposable
 {
     private readonly ServiceProvider _provider;
 
-    public TestHost(Action<CheckpointingBuilder>? configure = null, ICheckpointStore? store = null)
+    public TestHost(Action<CheckpointingBuilder>? configure = null, ICheckpointStore? store = null, Action<IServiceCollection>? services = null)
     {
         BlobRoot = Path.Combine(Path.GetTempPath(), "checkpointing-tests", Guid.NewGuid().ToString("N"));
-        var services = new ServiceCollection();
-        services.AddSingleton(Backend);
-        services.AddCheckpointing(b =>
+        var collection = new ServiceCollection();
+        services?.Invoke(collection);
+        collection.AddSingleton(Backend);
+        collection.AddCheckpointing(b =>
         {
             b.AddVideoPipeline().UseFileSystemBlobStore(o => o.RootPath = BlobRoot);
             if (store is not null)
@@ -22,7 +23,7 @@ public sealed class TestHost : IAsyncDisposable
 
             configure?.Invoke(b);
         });
-        _provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
+        _provider = collection.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
     }
 
     public FakeBackend Backend { get; } = new();
