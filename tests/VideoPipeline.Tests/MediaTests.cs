@@ -93,26 +93,14 @@ public sealed class MediaTests
         BinaryPrimitives.WriteUInt32BigEndian(ihdr.AsSpan(4), (uint)height);
         ihdr[8] = bitDepth;
         ihdr[9] = colourType;
-        Chunk(png, "IHDR", ihdr);
+        MediaProbe.WriteChunk(png, "IHDR", ihdr);
         if (extra is { } e)
         {
-            Chunk(png, e.Type, e.Data);
+            MediaProbe.WriteChunk(png, e.Type, e.Data);
         }
 
-        Chunk(png, "IDAT", deflated.ToArray());
-        Chunk(png, "IEND", []);
+        MediaProbe.WriteChunk(png, "IDAT", deflated.ToArray());
+        MediaProbe.WriteChunk(png, "IEND", []);
         return png.ToArray();
-    }
-
-    private static void Chunk(Stream output, string type, byte[] data)
-    {
-        var head = new byte[8];
-        BinaryPrimitives.WriteUInt32BigEndian(head, (uint)data.Length);
-        Encoding.ASCII.GetBytes(type, head.AsSpan(4));
-        output.Write(head);
-        output.Write(data);
-        var crc = new byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32.Compute([.. head.AsSpan(4), .. data]));
-        output.Write(crc);
     }
 }

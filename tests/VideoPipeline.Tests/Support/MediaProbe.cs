@@ -109,13 +109,14 @@ public static class MediaProbe
         BinaryPrimitives.WriteUInt32BigEndian(ihdr.AsSpan(4), (uint)height);
         ihdr[8] = 8;
         ihdr[9] = 0;
-        Chunk(png, "IHDR", ihdr);
-        Chunk(png, "IDAT", deflated.ToArray());
-        Chunk(png, "IEND", []);
+        WriteChunk(png, "IHDR", ihdr);
+        WriteChunk(png, "IDAT", deflated.ToArray());
+        WriteChunk(png, "IEND", []);
         return png.ToArray();
     }
 
-    private static void Chunk(Stream output, string type, byte[] data)
+    /// <summary>Writes one PNG chunk: length, type, data and CRC (computed independently of the sample).</summary>
+    public static void WriteChunk(Stream output, string type, byte[] data)
     {
         var head = new byte[8];
         BinaryPrimitives.WriteUInt32BigEndian(head, (uint)data.Length);
