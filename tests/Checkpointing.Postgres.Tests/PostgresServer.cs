@@ -39,7 +39,7 @@ internal static class PostgresServer
         {
             throw new InvalidOperationException(
                 $"No PostgreSQL server answered at {builder.Host}:{builder.Port} as '{builder.Username}' " +
-                $"({(fromVariable ? $"from {Variable}" : $"the local default; {Variable} is not set")}): {e.Message} " +
+                $"({(fromVariable ? $"from {Variable}" : $"the local default; {Variable} is not set")}): {e.Message.TrimEnd('.')}. " +
                 $"Run ./test.sh, which starts a throwaway server, or set {Variable} to the connection string of a server where you may create schemas.",
                 e);
         }
