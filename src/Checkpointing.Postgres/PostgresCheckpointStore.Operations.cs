@@ -22,10 +22,10 @@ public sealed partial class PostgresCheckpointStore
     public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(run);
-        return InTransactionAsync("CreateRun", async (c, tx) =>
+        return InTransactionAsync("CreateRun", async db =>
         {
             // A second run with the same id fails on the primary key (23505 runs_pkey), mapped to InvalidStateException.
-            await ExecuteAsync(c, tx, $"""
+            await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.runs ({RunColumns})
                 VALUES (@id, @pipeline, @owner, @input, @auto, @status, @phase, @branch, @parent, @error, @cost, @budget, @created, @updated);
                 """,
@@ -33,14 +33,14 @@ public sealed partial class PostgresCheckpointStore
                 ("auto", run.AutoContinue), ("status", run.Status), ("phase", run.CurrentPhase), ("branch", run.CurrentBranch),
                 ("parent", run.ParentCheckpointId), ("error", run.Error), ("cost", run.Cost), ("budget", run.Budget),
                 ("created", run.CreatedAt), ("updated", run.UpdatedAt)).ConfigureAwait(false);
-            await InsertBranchAsync(c, tx, new Branch(run.Id, BranchNames.Main, null, null, run.CreatedAt)).ConfigureAwait(false);
+            await InsertBranchAsync(db, new Branch(run.Id, BranchNames.Main, null, null, run.CreatedAt)).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<Run?> GetRunAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("GetRun", (c, tx) => FindRunAsync(c, tx, runId), cancellationToken);
+        InTransactionAsync("GetRun", db => FindRunAsync(db, runId), cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
@@ -50,7 +50,7 @@ public sealed partial class PostgresCheckpointStore
             return Task.FromResult<IReadOnlyList<Run>>([]);
         }
 
-        return InTransactionAsync<IReadOnlyList<Run>>("ListRuns", async (c, tx) => await QueryAsync(c, tx, MapRun, $"""
+        return InTransactionAsync<IReadOnlyList<Run>>("ListRuns", async db => await QueryAsync(db, MapRun, $"""
             SELECT {RunColumns} FROM {_s}.runs
             WHERE @owner::text IS NULL OR owner_id = @owner::text
             ORDER BY created_at DESC, id DESC
@@ -62,9 +62,9 @@ public sealed partial class PostgresCheckpointStore
     public Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(state);
-        return InTransactionAsync("UpdateRunState", async (c, tx) =>
+        return InTransactionAsync("UpdateRunState", async db =>
         {
-            var updated = await QueryAsync(c, tx, MapRun, $"""
+            var updated = await QueryAsync(db, MapRun, $"""
                 UPDATE {_s}.runs SET status = @status, current_phase = @phase, current_branch = @branch,
                     parent_checkpoint_id = @parent, error = @error, updated_at = @at
                 WHERE id = @id
@@ -78,7 +78,7 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Branch>> ListBranchesAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        InTransactionAsync<IReadOnlyList<Branch>>("ListBranches", async (c, tx) => await QueryAsync(c, tx, MapBranch,
+        InTransactionAsync<IReadOnlyList<Branch>>("ListBranches", async db => await QueryAsync(db, MapBranch,
             $"SELECT {BranchColumns} FROM {_s}.branches WHERE run_id = @run ORDER BY seq;", ("run", runId)).ConfigureAwait(false),
             cancellationToken);
 
@@ -86,36 +86,36 @@ public sealed partial class PostgresCheckpointStore
     public Task<Branch> CreateBranchAsync(Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(parentBranch);
-        return InTransactionAsync("CreateBranch", (c, tx) => CreateBranchAsync(c, tx, runId, parentBranch, forkedFrom, at), cancellationToken);
+        return InTransactionAsync("CreateBranch", db => CreateBranchAsync(db, runId, parentBranch, forkedFrom, at), cancellationToken);
     }
 
-    private async Task<Branch> CreateBranchAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at)
+    private async Task<Branch> CreateBranchAsync(Db db, Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at)
     {
         // The run's row lock serialises every fork of the run: the next statement sees all children committed before it.
-        await LockRunAsync(c, tx, runId).ConfigureAwait(false);
-        if (await ScalarAsync(c, tx, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;", ("run", runId), ("name", parentBranch)).ConfigureAwait(false) is null)
+        await LockRunAsync(db, runId).ConfigureAwait(false);
+        if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;", ("run", runId), ("name", parentBranch)).ConfigureAwait(false) is null)
         {
             throw new InvalidStateException($"Run '{runId}' has no branch '{parentBranch}' to fork from.");
         }
 
-        var children = await QueryAsync(c, tx, r => r.GetString(0),
+        var children = await QueryAsync(db, r => r.GetString(0),
             $"SELECT name FROM {_s}.branches WHERE run_id = @run AND starts_with(name, @prefix);",
             ("run", runId), ("prefix", parentBranch + "-")).ConfigureAwait(false);
         var next = 1 + children.Select(name => BranchNames.ChildCounter(parentBranch, name)).DefaultIfEmpty(0).Max();
         var branch = new Branch(runId, BranchNames.Child(parentBranch, next), parentBranch, forkedFrom, at);
-        await InsertBranchAsync(c, tx, branch).ConfigureAwait(false);
+        await InsertBranchAsync(db, branch).ConfigureAwait(false);
         _logger.BranchCreated(runId, branch.Name, parentBranch);
         return branch;
     }
 
-    private Task<int> InsertBranchAsync(NpgsqlConnection c, NpgsqlTransaction tx, Branch branch) =>
-        ExecuteAsync(c, tx, $"INSERT INTO {_s}.branches ({BranchColumns}) VALUES (@run, @name, @parent, @forked, @at);",
+    private Task<int> InsertBranchAsync(Db db, Branch branch) =>
+        ExecuteAsync(db, $"INSERT INTO {_s}.branches ({BranchColumns}) VALUES (@run, @name, @parent, @forked, @at);",
             ("run", branch.RunId), ("name", branch.Name), ("parent", branch.ParentBranch), ("forked", branch.ForkedFrom), ("at", branch.CreatedAt));
 
     /// <summary>Locks the run's row until the transaction ends; throws <see cref="RunNotFoundException"/> when there is none.</summary>
-    private async Task LockRunAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid runId)
+    private async Task LockRunAsync(Db db, Guid runId)
     {
-        if (await ScalarAsync(c, tx, $"SELECT 1 FROM {_s}.runs WHERE id = @id FOR UPDATE;", ("id", runId)).ConfigureAwait(false) is null)
+        if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.runs WHERE id = @id FOR UPDATE;", ("id", runId)).ConfigureAwait(false) is null)
         {
             throw new RunNotFoundException(runId);
         }
@@ -125,10 +125,10 @@ public sealed partial class PostgresCheckpointStore
     public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        return InTransactionAsync("CommitCheckpoint", async (c, tx) =>
+        return InTransactionAsync("CommitCheckpoint", async db =>
         {
-            await LockRunAsync(c, tx, checkpoint.RunId).ConfigureAwait(false);
-            if (await ScalarAsync(c, tx, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;",
+            await LockRunAsync(db, checkpoint.RunId).ConfigureAwait(false);
+            if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;",
                 ("run", checkpoint.RunId), ("name", checkpoint.Branch)).ConfigureAwait(false) is null)
             {
                 throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
@@ -136,7 +136,7 @@ public sealed partial class PostgresCheckpointStore
 
             // Allocated under the run's row lock, so concurrent commits on one branch and phase never share a version
             // (and the unique constraint on (run, branch, phase, version) would turn a slip into a conflict, not a duplicate).
-            var version = 1 + ToInt(await ScalarAsync(c, tx,
+            var version = 1 + ToInt(await ScalarAsync(db,
                 $"SELECT COALESCE(MAX(version), 0) FROM {_s}.checkpoints WHERE run_id = @run AND branch = @branch AND phase = @phase;",
                 ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase)).ConfigureAwait(false));
             var saved = new Checkpoint(
@@ -146,7 +146,7 @@ public sealed partial class PostgresCheckpointStore
 
             // An existing id, two artifacts with one type and key, or a reused artifact id fail on the table's
             // constraints (23505) and are mapped to InvalidStateException; the transaction leaves nothing behind.
-            await ExecuteAsync(c, tx, $"""
+            await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.checkpoints ({CheckpointColumns})
                 VALUES (@id, @run, @branch, @phase, @version, @parent, @status, NULL, @created, @output, @cost, @by, @description, @consumed);
                 """,
@@ -156,7 +156,7 @@ public sealed partial class PostgresCheckpointStore
 
             if (checkpoint.Artifacts.Count > 0)
             {
-                var batch = new NpgsqlBatch(c, tx);
+                var batch = new NpgsqlBatch(db.Connection, db.Transaction);
                 await using (batch.ConfigureAwait(false))
                 {
                     foreach (var a in checkpoint.Artifacts)
@@ -181,14 +181,14 @@ public sealed partial class PostgresCheckpointStore
                             new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null), content, metadata));
                     }
 
-                    await batch.ExecuteNonQueryAsync().ConfigureAwait(false);
+                    await batch.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
                 }
             }
 
-            await AddRunCostAsync(c, tx, checkpoint.RunId, checkpoint.RunCostDelta).ConfigureAwait(false);
+            await AddRunCostAsync(db, checkpoint.RunId, checkpoint.RunCostDelta).ConfigureAwait(false);
             if (checkpoint.ExecutionKey is not null)
             {
-                await ClearJournalAsync(c, tx, checkpoint.RunId, checkpoint.ExecutionKey).ConfigureAwait(false);
+                await ClearJournalAsync(db, checkpoint.RunId, checkpoint.ExecutionKey).ConfigureAwait(false);
             }
 
             return saved;
@@ -197,11 +197,11 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task<Checkpoint?> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("GetCheckpoint", (c, tx) => FindCheckpointAsync(c, tx, checkpointId, forUpdate: false), cancellationToken);
+        InTransactionAsync("GetCheckpoint", db => FindCheckpointAsync(db, checkpointId, forUpdate: false), cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default) =>
-        InTransactionAsync<IReadOnlyList<Checkpoint>>("ListCheckpoints", async (c, tx) => await QueryAsync(c, tx, MapCheckpoint, $"""
+        InTransactionAsync<IReadOnlyList<Checkpoint>>("ListCheckpoints", async db => await QueryAsync(db, MapCheckpoint, $"""
             SELECT {CheckpointColumns} FROM {_s}.checkpoints
             WHERE run_id = @run AND (@branch::text IS NULL OR branch = @branch::text)
             ORDER BY seq;
@@ -209,9 +209,9 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("SetCheckpointStatus", async (c, tx) =>
+        InTransactionAsync("SetCheckpointStatus", async db =>
         {
-            var updated = await QueryAsync(c, tx, MapCheckpoint, $"""
+            var updated = await QueryAsync(db, MapCheckpoint, $"""
                 UPDATE {_s}.checkpoints
                 SET status = @status,
                     approved_at = CASE WHEN @status = 'Approved' THEN COALESCE(approved_at, @at) ELSE approved_at END
@@ -223,7 +223,7 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
-        InTransactionAsync<IReadOnlyList<Artifact>>("GetArtifacts", async (c, tx) => await QueryAsync(c, tx, MapArtifact, $"""
+        InTransactionAsync<IReadOnlyList<Artifact>>("GetArtifacts", async db => await QueryAsync(db, MapArtifact, $"""
             SELECT {ArtifactColumns} FROM {_s}.artifacts
             WHERE checkpoint_id = @checkpoint
             ORDER BY type COLLATE "C", COALESCE(unit_index, 0), key COLLATE "C";
@@ -231,17 +231,17 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("GetArtifact", (c, tx) => FindArtifactAsync(c, tx, checkpointId, type, key, forUpdate: false), cancellationToken);
+        InTransactionAsync("GetArtifact", db => FindArtifactAsync(db, checkpointId, type, key, forUpdate: false), cancellationToken);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default) =>
-        InTransactionAsync<IReadOnlyList<ArtifactVersion>>("GetArtifactHistory", async (c, tx) => await QueryAsync(c, tx, MapVersion,
+        InTransactionAsync<IReadOnlyList<ArtifactVersion>>("GetArtifactHistory", async db => await QueryAsync(db, MapVersion,
             $"SELECT {VersionColumns} FROM {_s}.artifact_versions WHERE artifact_id = @id ORDER BY version;", ("id", artifactId)).ConfigureAwait(false),
             cancellationToken);
 
     /// <inheritdoc />
     public Task<ArtifactVersion?> GetArtifactVersionAsync(Guid artifactId, int version, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("GetArtifactVersion", (c, tx) => QuerySingleAsync(c, tx, MapVersion,
+        InTransactionAsync("GetArtifactVersion", db => QuerySingleAsync(db, MapVersion,
             $"SELECT {VersionColumns} FROM {_s}.artifact_versions WHERE artifact_id = @id AND version = @version;", ("id", artifactId), ("version", version)),
             cancellationToken);
 
@@ -249,22 +249,22 @@ public sealed partial class PostgresCheckpointStore
     public Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
-        return InTransactionAsync("UpdateArtifact", async (c, tx) =>
+        return InTransactionAsync("UpdateArtifact", async db =>
         {
             // Lock order everywhere: checkpoint, then artifact, then run.
-            var checkpoint = await FindCheckpointAsync(c, tx, update.CheckpointId, forUpdate: true).ConfigureAwait(false)
+            var checkpoint = await FindCheckpointAsync(db, update.CheckpointId, forUpdate: true).ConfigureAwait(false)
                 ?? throw new CheckpointNotFoundException(update.CheckpointId);
             if (checkpoint.Status == CheckpointStatus.Abandoned)
             {
                 throw new CheckpointAbandonedException(checkpoint.Id);
             }
 
-            var artifact = await FindArtifactAsync(c, tx, update.CheckpointId, update.Type, update.Key, forUpdate: true).ConfigureAwait(false)
+            var artifact = await FindArtifactAsync(db, update.CheckpointId, update.Type, update.Key, forUpdate: true).ConfigureAwait(false)
                 ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
             var (updated, history) = update.ApplyTo(artifact);
             var content = ToJsonb(update.Content);
             var metadata = ToJsonb(update.Metadata);
-            var changed = await ExecuteAsync(c, tx, $"""
+            var changed = await ExecuteAsync(db, $"""
                 UPDATE {_s}.artifacts SET version = @version, content = @content, metadata = @metadata,
                     updated_at = @at, updated_by = @by, reason = @reason
                 WHERE id = @id AND version = @expected;
@@ -276,14 +276,14 @@ public sealed partial class PostgresCheckpointStore
                 throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
             }
 
-            await using (var insert = VersionCommandFor(c, tx, history, content, metadata))
+            await using (var insert = VersionCommandFor(db, history, content, metadata))
             {
-                await insert.ExecuteNonQueryAsync().ConfigureAwait(false);
+                await insert.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
             }
 
-            await ExecuteAsync(c, tx, $"UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output) WHERE id = @id;",
+            await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output) WHERE id = @id;",
                 ("id", checkpoint.Id), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput))).ConfigureAwait(false);
-            await AddRunCostAsync(c, tx, checkpoint.RunId, update.CostDelta).ConfigureAwait(false);
+            await AddRunCostAsync(db, checkpoint.RunId, update.CostDelta).ConfigureAwait(false);
             return updated;
         }, cancellationToken);
     }
@@ -292,12 +292,12 @@ public sealed partial class PostgresCheckpointStore
     public Task<Continuation> ContinueAsync(ContinuationRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return InTransactionAsync("Continue", async (c, tx) =>
+        return InTransactionAsync("Continue", async db =>
         {
             // Every continuation of the checkpoint waits for its row lock, so only the first records (and forks).
-            var checkpoint = await FindCheckpointAsync(c, tx, request.CheckpointId, forUpdate: true).ConfigureAwait(false)
+            var checkpoint = await FindCheckpointAsync(db, request.CheckpointId, forUpdate: true).ConfigureAwait(false)
                 ?? throw new CheckpointNotFoundException(request.CheckpointId);
-            var existing = await QuerySingleAsync(c, tx, r => new Continuation(
+            var existing = await QuerySingleAsync(db, r => new Continuation(
                     r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetFieldValue<DateTimeOffset>(4), Existing: true),
                 $"SELECT checkpoint_id, fingerprint, branch, branch_created, created_at FROM {_s}.continuations WHERE checkpoint_id = @id AND fingerprint = @fingerprint;",
                 ("id", request.CheckpointId), ("fingerprint", request.Fingerprint)).ConfigureAwait(false);
@@ -312,22 +312,22 @@ public sealed partial class PostgresCheckpointStore
             }
 
             var branch = request.Fork
-                ? (await CreateBranchAsync(c, tx, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).ConfigureAwait(false)).Name
+                ? (await CreateBranchAsync(db, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).ConfigureAwait(false)).Name
                 : checkpoint.Branch;
             if (checkpoint.Status == CheckpointStatus.Pending)
             {
-                await ExecuteAsync(c, tx, $"UPDATE {_s}.checkpoints SET status = @status, approved_at = COALESCE(approved_at, @at) WHERE id = @id;",
+                await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET status = @status, approved_at = COALESCE(approved_at, @at) WHERE id = @id;",
                     ("id", checkpoint.Id), ("status", CheckpointStatus.Approved), ("at", request.At)).ConfigureAwait(false);
             }
 
             var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
-            await ExecuteAsync(c, tx, $"""
+            await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.continuations (checkpoint_id, fingerprint, branch, branch_created, created_at)
                 VALUES (@id, @fingerprint, @branch, @created, @at);
                 """,
                 ("id", continuation.CheckpointId), ("fingerprint", continuation.Fingerprint), ("branch", continuation.Branch),
                 ("created", continuation.BranchCreated), ("at", continuation.CreatedAt)).ConfigureAwait(false);
-            await ExecuteAsync(c, tx, $"""
+            await ExecuteAsync(db, $"""
                 UPDATE {_s}.runs SET status = @status, current_phase = @phase, current_branch = @branch,
                     parent_checkpoint_id = @parent, error = NULL, updated_at = @at
                 WHERE id = @id;
@@ -344,7 +344,7 @@ public sealed partial class PostgresCheckpointStore
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(slot);
         ArgumentNullException.ThrowIfNull(externalJobId);
-        return InTransactionAsync("SaveJob", (c, tx) => ExecuteAsync(c, tx, $"""
+        return InTransactionAsync("SaveJob", db => ExecuteAsync(db, $"""
             INSERT INTO {_s}.journal_jobs (run_id, execution_key, slot, external_job_id) VALUES (@run, @execution, @slot, @job)
             ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
             """, ("run", runId), ("execution", executionKey), ("slot", slot), ("job", externalJobId)), cancellationToken);
@@ -352,7 +352,7 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task<string?> GetJobAsync(Guid runId, string executionKey, string slot, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("GetJob", async (c, tx) => (string?)await ScalarAsync(c, tx,
+        InTransactionAsync("GetJob", async db => (string?)await ScalarAsync(db,
             $"SELECT external_job_id FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution AND slot = @slot;",
             ("run", runId), ("execution", executionKey), ("slot", slot)).ConfigureAwait(false), cancellationToken);
 
@@ -361,13 +361,13 @@ public sealed partial class PostgresCheckpointStore
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(unit);
-        return InTransactionAsync("SaveUnit", async (c, tx) =>
+        return InTransactionAsync("SaveUnit", async db =>
         {
-            await LockRunAsync(c, tx, runId).ConfigureAwait(false);
-            var previousCost = (decimal?)await ScalarAsync(c, tx,
+            await LockRunAsync(db, runId).ConfigureAwait(false);
+            var previousCost = (decimal?)await ScalarAsync(db,
                 $"SELECT cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND unit_index = @unit;",
                 ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex)).ConfigureAwait(false) ?? 0m;
-            await ExecuteAsync(c, tx, $"""
+            await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.journal_units (run_id, execution_key, unit_index, artifact, blob_hash, cost)
                 VALUES (@run, @execution, @unit, @artifact, @blob, @cost)
                 ON CONFLICT (run_id, execution_key, unit_index) DO UPDATE
@@ -375,14 +375,14 @@ public sealed partial class PostgresCheckpointStore
                 """,
                 ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex), ("artifact", ToJsonb(unit.Artifact)),
                 ("blob", unit.Artifact.Content.Blob?.Hash), ("cost", unit.Cost)).ConfigureAwait(false);
-            await AddRunCostAsync(c, tx, runId, unit.Cost - previousCost).ConfigureAwait(false);
+            await AddRunCostAsync(db, runId, unit.Cost - previousCost).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<IReadOnlyList<CompletedUnit>> GetUnitsAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default) =>
-        InTransactionAsync<IReadOnlyList<CompletedUnit>>("GetUnits", async (c, tx) => await QueryAsync(c, tx,
+        InTransactionAsync<IReadOnlyList<CompletedUnit>>("GetUnits", async db => await QueryAsync(db,
             r => new CompletedUnit(r.GetInt32(0), FromJson<NewArtifact>(r.GetString(1)), r.GetDecimal(2)),
             $"SELECT unit_index, artifact, cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution ORDER BY unit_index;",
             ("run", runId), ("execution", executionKey)).ConfigureAwait(false), cancellationToken);
@@ -391,9 +391,9 @@ public sealed partial class PostgresCheckpointStore
     public Task ClearJournalAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
-        return InTransactionAsync("ClearJournal", async (c, tx) =>
+        return InTransactionAsync("ClearJournal", async db =>
         {
-            await ClearJournalAsync(c, tx, runId, executionKey).ConfigureAwait(false);
+            await ClearJournalAsync(db, runId, executionKey).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -401,7 +401,7 @@ public sealed partial class PostgresCheckpointStore
     /// <inheritdoc />
     public async IAsyncEnumerable<string> ListReferencedBlobsAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
     {
-        var hashes = await InTransactionAsync("ListReferencedBlobs", (c, tx) => QueryAsync(c, tx, r => r.GetString(0), $"""
+        var hashes = await InTransactionAsync("ListReferencedBlobs", db => QueryAsync(db, r => r.GetString(0), $"""
             SELECT blob_hash FROM {_s}.artifact_versions WHERE blob_hash IS NOT NULL
             UNION
             SELECT blob_hash FROM {_s}.journal_units WHERE blob_hash IS NOT NULL;
@@ -412,16 +412,16 @@ public sealed partial class PostgresCheckpointStore
         }
     }
 
-    private async Task ClearJournalAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid runId, string executionKey)
+    private async Task ClearJournalAsync(Db db, Guid runId, string executionKey)
     {
-        await ExecuteAsync(c, tx, $"DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
-        await ExecuteAsync(c, tx, $"DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
+        await ExecuteAsync(db, $"DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
+        await ExecuteAsync(db, $"DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
     }
 
-    private Task<int> AddRunCostAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid runId, decimal delta) =>
+    private Task<int> AddRunCostAsync(Db db, Guid runId, decimal delta) =>
         delta == 0m
             ? Task.FromResult(0)
-            : ExecuteAsync(c, tx, $"UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @id;", ("id", runId), ("delta", delta));
+            : ExecuteAsync(db, $"UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @id;", ("id", runId), ("delta", delta));
 
     private const string InsertVersionSql = "INSERT INTO {0}.artifact_versions ({1}, blob_hash) VALUES (@id, @version, @parent, @content, @metadata, @at, @by, @reason, @blob);";
 
@@ -436,8 +436,8 @@ public sealed partial class PostgresCheckpointStore
         return command;
     }
 
-    private NpgsqlCommand VersionCommandFor(NpgsqlConnection c, NpgsqlTransaction tx, ArtifactVersion version, object content, object metadata) =>
-        Command(c, tx, string.Format(System.Globalization.CultureInfo.InvariantCulture, InsertVersionSql, _s, VersionColumns), VersionParameters(version, content, metadata));
+    private NpgsqlCommand VersionCommandFor(Db db, ArtifactVersion version, object content, object metadata) =>
+        Command(db, string.Format(System.Globalization.CultureInfo.InvariantCulture, InsertVersionSql, _s, VersionColumns), VersionParameters(version, content, metadata));
 
     private static (string, object?)[] VersionParameters(ArtifactVersion version, object content, object metadata) =>
     [
@@ -446,15 +446,15 @@ public sealed partial class PostgresCheckpointStore
         ("blob", version.Content.Blob?.Hash),
     ];
 
-    private Task<Run?> FindRunAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid runId) =>
-        QuerySingleAsync(c, tx, MapRun, $"SELECT {RunColumns} FROM {_s}.runs WHERE id = @id;", ("id", runId));
+    private Task<Run?> FindRunAsync(Db db, Guid runId) =>
+        QuerySingleAsync(db, MapRun, $"SELECT {RunColumns} FROM {_s}.runs WHERE id = @id;", ("id", runId));
 
-    private Task<Checkpoint?> FindCheckpointAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid checkpointId, bool forUpdate) =>
-        QuerySingleAsync(c, tx, MapCheckpoint,
+    private Task<Checkpoint?> FindCheckpointAsync(Db db, Guid checkpointId, bool forUpdate) =>
+        QuerySingleAsync(db, MapCheckpoint,
             $"SELECT {CheckpointColumns} FROM {_s}.checkpoints WHERE id = @id{(forUpdate ? " FOR UPDATE" : "")};", ("id", checkpointId));
 
-    private Task<Artifact?> FindArtifactAsync(NpgsqlConnection c, NpgsqlTransaction tx, Guid checkpointId, string type, string key, bool forUpdate) =>
-        QuerySingleAsync(c, tx, MapArtifact,
+    private Task<Artifact?> FindArtifactAsync(Db db, Guid checkpointId, string type, string key, bool forUpdate) =>
+        QuerySingleAsync(db, MapArtifact,
             $"SELECT {ArtifactColumns} FROM {_s}.artifacts WHERE checkpoint_id = @checkpoint AND type = @type AND key = @key{(forUpdate ? " FOR UPDATE" : "")};",
             ("checkpoint", checkpointId), ("type", type), ("key", key));
 

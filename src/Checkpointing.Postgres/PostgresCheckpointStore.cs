@@ -113,7 +113,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     /// <summary>Reads the schema version recorded in the database (0 before the first migration).</summary>
     /// <param name="cancellationToken">Cancels the operation.</param>
     internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
-        InTransactionAsync("GetSchemaVersion", (c, tx) => PostgresMigrator.ReadVersionAsync(c, tx, SchemaName, cancellationToken), cancellationToken, migrate: false);
+        InTransactionAsync("GetSchemaVersion", db => PostgresMigrator.ReadVersionAsync(db.Connection, db.Transaction, SchemaName, db.Token), cancellationToken, migrate: false);
 
     /// <summary>Disposes the data source when the store built it from a connection string.</summary>
     /// <returns>A task that completes when the data source is closed.</returns>
@@ -206,7 +206,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     }
 
     /// <summary>Runs <paramref name="body"/> in one transaction on its own connection, committing when it returns; retried on transient errors.</summary>
-    private async Task<T> InTransactionAsync<T>(string operation, Func<NpgsqlConnection, NpgsqlTransaction, Task<T>> body, CancellationToken cancellationToken, bool migrate = true)
+    private async Task<T> InTransactionAsync<T>(string operation, Func<Db, Task<T>> body, CancellationToken cancellationToken, bool migrate = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (migrate)
@@ -218,7 +218,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         {
             await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            var result = await body(connection, transaction).ConfigureAwait(false);
+            var result = await body(new Db(connection, transaction, cancellationToken)).ConfigureAwait(false);
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             return result;
         }, cancellationToken).ConfigureAwait(false);
@@ -270,6 +270,9 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         return command;
     }
 
+    private static NpgsqlCommand Command(Db db, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
+        Command(db.Connection, db.Transaction, sql, parameters);
+
     private static NpgsqlParameter Parameter(string name, object? value) => value switch
     {
         null => new NpgsqlParameter(name, DBNull.Value),
@@ -279,25 +282,25 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         _ => new NpgsqlParameter(name, value),
     };
 
-    private static async Task<int> ExecuteAsync(NpgsqlConnection c, NpgsqlTransaction tx, string sql, params (string Name, object? Value)[] parameters)
+    private static async Task<int> ExecuteAsync(Db db, string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(c, tx, sql, parameters);
-        return await command.ExecuteNonQueryAsync().ConfigureAwait(false);
+        await using var command = Command(db, sql, parameters);
+        return await command.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
     }
 
-    private static async Task<object?> ScalarAsync(NpgsqlConnection c, NpgsqlTransaction tx, string sql, params (string Name, object? Value)[] parameters)
+    private static async Task<object?> ScalarAsync(Db db, string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(c, tx, sql, parameters);
-        var value = await command.ExecuteScalarAsync().ConfigureAwait(false);
+        await using var command = Command(db, sql, parameters);
+        var value = await command.ExecuteScalarAsync(db.Token).ConfigureAwait(false);
         return value is DBNull ? null : value;
     }
 
-    private static async Task<List<T>> QueryAsync<T>(NpgsqlConnection c, NpgsqlTransaction tx, Func<NpgsqlDataReader, T> map, string sql, params (string Name, object? Value)[] parameters)
+    private static async Task<List<T>> QueryAsync<T>(Db db, Func<NpgsqlDataReader, T> map, string sql, params (string Name, object? Value)[] parameters)
     {
-        await using var command = Command(c, tx, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+        await using var command = Command(db, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
         var list = new List<T>();
-        while (await reader.ReadAsync().ConfigureAwait(false))
+        while (await reader.ReadAsync(db.Token).ConfigureAwait(false))
         {
             list.Add(map(reader));
         }
@@ -305,12 +308,12 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         return list;
     }
 
-    private static async Task<T?> QuerySingleAsync<T>(NpgsqlConnection c, NpgsqlTransaction tx, Func<NpgsqlDataReader, T> map, string sql, params (string Name, object? Value)[] parameters)
+    private static async Task<T?> QuerySingleAsync<T>(Db db, Func<NpgsqlDataReader, T> map, string sql, params (string Name, object? Value)[] parameters)
         where T : class
     {
-        await using var command = Command(c, tx, sql, parameters);
-        await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
-        return await reader.ReadAsync().ConfigureAwait(false) ? map(reader) : null;
+        await using var command = Command(db, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+        return await reader.ReadAsync(db.Token).ConfigureAwait(false) ? map(reader) : null;
     }
 
     private static async IAsyncEnumerable<string> Yield(List<string> items, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -338,6 +341,12 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     }
 
     private static int ToInt(object? value) => Convert.ToInt32(value, CultureInfo.InvariantCulture);
+
+    /// <summary>The connection, transaction and cancellation token of one store call.</summary>
+    /// <param name="Connection">The open connection.</param>
+    /// <param name="Transaction">The call's transaction.</param>
+    /// <param name="Token">Cancels the call's commands.</param>
+    private readonly record struct Db(NpgsqlConnection Connection, NpgsqlTransaction Transaction, CancellationToken Token);
 
     /// <summary>A JSON text sent as a <c>jsonb</c> parameter.</summary>
     /// <param name="Text">The JSON, or null for SQL NULL.</param>

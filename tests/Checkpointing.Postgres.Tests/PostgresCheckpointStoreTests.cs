@@ -278,6 +278,32 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
         Assert.Contains(logs.Entries, x => x.Id.Id == 2005 && x.Message.Contains("40P01", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Cancelling_a_call_that_waits_for_a_row_lock_stops_it_and_changes_nothing()
+    {
+        await using var store = Open();
+        var run = NewRun();
+        await store.CreateRunAsync(run, Ct);
+        var checkpoint = await store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct);
+        await using var other = await Admin.OpenConnectionAsync(Ct);
+        await using var tx = await other.BeginTransactionAsync(Ct);
+        await using (var lockRun = new NpgsqlCommand($"SELECT 1 FROM \"{_schema}\".runs WHERE id = @id FOR UPDATE;", other, tx))
+        {
+            lockRun.Parameters.AddWithValue("id", run.Id);
+            await lockRun.ExecuteNonQueryAsync(Ct);
+        }
+
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var fork = store.CreateBranchAsync(run.Id, "main", checkpoint.Id, T0, cancel.Token);
+        await WaitUntilBlockedAsync();
+        await cancel.CancelAsync();
+
+        // Without the token reaching the command the call would wait for the lock until the other session ends: fail after 10 s instead.
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => fork.WaitAsync(TimeSpan.FromSeconds(10), Ct));
+        await tx.RollbackAsync(Ct);
+        Assert.Equal(["main"], (await store.ListBranchesAsync(run.Id, Ct)).Select(b => b.Name));
+    }
+
     private async Task WaitUntilBlockedAsync()
     {
         for (var i = 0; i < 200; i++)
