@@ -40,7 +40,8 @@ pg_start() {
     fi
   fi
 
-  PG_TMP="$(mktemp -d "${TMPDIR:-/tmp}/checkpointing-pg.XXXXXX")" || return 1
+  # Under /tmp, not $TMPDIR: the Unix socket path must stay short (about 100 bytes).
+  PG_TMP="$(mktemp -d /tmp/checkpointing-pg.XXXXXX)" || return 1
   chmod 755 "$PG_TMP"
   if [ "$(id -u)" -eq 0 ]; then
     id postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres || return 1
