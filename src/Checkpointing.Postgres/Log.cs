@@ -22,7 +22,7 @@ internal static partial class Log
     [LoggerMessage(2006, LogLevel.Debug, "PostgreSQL: run {RunId} branch {Branch} created from {ParentBranch}")]
     public static partial void BranchCreated(this ILogger logger, Guid runId, string branch, string parentBranch);
 
-    [LoggerMessage(2007, LogLevel.Warning, "PostgreSQL {Operation}: {SqlState} on constraint {Constraint} mapped to an SDK exception")]
+    [LoggerMessage(2007, LogLevel.Warning, "PostgreSQL {Operation}: error {SqlState} (constraint {Constraint}) mapped to an SDK exception")]
     public static partial void ConstraintViolation(this ILogger logger, Exception exception, string operation, string sqlState, string? constraint);
 
     [LoggerMessage(2008, LogLevel.Warning, "PostgreSQL {Operation}: still failing with transient error {SqlState} after {Attempts} attempts, giving up")]
