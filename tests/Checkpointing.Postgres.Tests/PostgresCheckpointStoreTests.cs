@@ -309,7 +309,8 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
         for (var i = 0; i < 200; i++)
         {
             await using var command = Admin.CreateCommand(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'checkpointing-tests-admin' AND wait_event_type = 'Lock';");
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, @schema) > 0;");
+            command.Parameters.AddWithValue("schema", _schema);
             if ((long)(await command.ExecuteScalarAsync(Ct))! > 0)
             {
                 return;
