@@ -76,6 +76,11 @@ public class InvalidStateException : CheckpointingException
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What state forbids the operation and what to do.</param>
     public InvalidStateException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with the exception that caused it (e.g. a store driver's constraint violation).</summary>
+    /// <param name="message">What state forbids the operation and what to do.</param>
+    /// <param name="innerException">The cause.</param>
+    public InvalidStateException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
 /// <summary>The checkpoint was abandoned; it can no longer be edited or continued.</summary>
@@ -165,8 +170,17 @@ public sealed class InvalidArtifactKeyException(string value, string what)
 }
 
 /// <summary>Optimistic concurrency failed: the artifact changed since the caller read it.</summary>
-public sealed class ConcurrencyConflictException(string message) : CheckpointingException(message)
+public sealed class ConcurrencyConflictException : CheckpointingException
 {
+    /// <summary>Creates the exception.</summary>
+    /// <param name="message">What changed and what to do.</param>
+    public ConcurrencyConflictException(string message) : base(message) { }
+
+    /// <summary>Creates the exception with the exception that caused it (e.g. a store driver's unique violation).</summary>
+    /// <param name="message">What changed and what to do.</param>
+    /// <param name="innerException">The cause.</param>
+    public ConcurrencyConflictException(string message, Exception? innerException) : base(message, innerException) { }
+
     /// <summary>Creates the exception for an artifact version mismatch.</summary>
     /// <param name="checkpointId">The checkpoint.</param>
     /// <param name="type">The artifact type.</param>

@@ -1,0 +1,354 @@
+using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Checkpointing.Postgres;
+
+/// <summary>
+/// A metadata store on PostgreSQL, for hosts that share one database (several processes, several machines). Every
+/// call is one transaction; branch names and checkpoint versions are allocated while the run's row is locked
+/// (<c>SELECT … FOR UPDATE</c>), an artifact update locks the artifact's row and checks the expected version, and
+/// unique or foreign-key violations become the SDK's exceptions with the <see cref="PostgresException"/> inside.
+/// A call that fails with a serialization failure or a deadlock is run again from the start.
+/// </summary>
+/// <remarks>
+/// The tables live in their own schema (<see cref="PostgresStoreOptions.SchemaName"/>), created or upgraded on first use
+/// by numbered migrations recorded in a <c>schema_version</c> table (see <see cref="PostgresStoreOptions.ApplyMigrations"/>).
+/// The store disposes the data source only when it built it from a connection string.
+/// </remarks>
+public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDisposable, IDisposable
+{
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.General);
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly bool _ownsDataSource;
+    private readonly string _s;
+    private readonly bool _applyMigrations;
+    private readonly int _maxRetries;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _migrationGate = new(1, 1);
+    private volatile bool _migrated;
+    private bool _disposed;
+
+    /// <summary>Creates the store on a data source the caller owns. Nothing is opened until the first call.</summary>
+    /// <param name="dataSource">The Npgsql data source; not disposed by the store.</param>
+    /// <param name="options">Schema, migrations and retries; the database settings of the options are ignored. Null for the defaults.</param>
+    /// <param name="loggerFactory">Creates the store's logger; null for none.</param>
+    /// <param name="timeProvider">The clock for the times the store records itself (when a migration was applied); null for the system clock.</param>
+    /// <exception cref="InvalidOperationException">The options are not valid; the message says what to set.</exception>
+    public PostgresCheckpointStore(NpgsqlDataSource dataSource, PostgresStoreOptions? options = null, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(dataSource ?? throw new ArgumentNullException(nameof(dataSource)), ownsDataSource: false, options ?? new PostgresStoreOptions(), loggerFactory, timeProvider, requireDatabase: false)
+    {
+    }
+
+    /// <summary>Creates the store from options that set <see cref="PostgresStoreOptions.ConnectionString"/> or <see cref="PostgresStoreOptions.DataSource"/>.</summary>
+    /// <param name="options">Where the database is, the schema, migrations and retries.</param>
+    /// <param name="loggerFactory">Creates the store's logger (and the data source's, when the store builds it); null for none.</param>
+    /// <param name="timeProvider">The clock for the times the store records itself; null for the system clock.</param>
+    /// <exception cref="InvalidOperationException">The options are not valid, or name a keyed data source (resolve it yourself, or use <c>UsePostgres</c>).</exception>
+    public PostgresCheckpointStore(PostgresStoreOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(CreateDataSource(options, loggerFactory, out var owns), owns, options, loggerFactory, timeProvider, requireDatabase: true)
+    {
+    }
+
+    private PostgresCheckpointStore(NpgsqlDataSource dataSource, bool ownsDataSource, PostgresStoreOptions options, ILoggerFactory? loggerFactory, TimeProvider? timeProvider, bool requireDatabase)
+    {
+        var errors = PostgresStoreOptionsValidator.Check(options, requireDatabase);
+        if (errors.Count > 0)
+        {
+            if (ownsDataSource)
+            {
+                dataSource.Dispose();
+            }
+
+            throw new InvalidOperationException(string.Join(" ", errors));
+        }
+
+        _dataSource = dataSource;
+        _ownsDataSource = ownsDataSource;
+        SchemaName = options.SchemaName;
+        _s = PostgresMigrator.Quote(options.SchemaName);
+        _applyMigrations = options.ApplyMigrations;
+        _maxRetries = options.MaxTransientRetries;
+        _time = timeProvider ?? TimeProvider.System;
+        _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PostgresCheckpointStore>();
+        _logger.StoreOpened(SchemaName);
+    }
+
+    /// <summary>The schema that holds the store's tables.</summary>
+    public string SchemaName { get; }
+
+    /// <summary>
+    /// Creates or upgrades the schema now. Runs automatically on first use unless
+    /// <see cref="PostgresStoreOptions.ApplyMigrations"/> is false; safe to call again and from several processes at once.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The number of migrations this call applied (0 when the schema was up to date).</returns>
+    /// <exception cref="CheckpointingException">PostgreSQL refused a migration; the inner exception says why.</exception>
+    public async Task<int> MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await _migrationGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var applied = await RetryAsync("Migrate", async () =>
+            {
+                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                return await PostgresMigrator.MigrateAsync(connection, SchemaName, _logger, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+            }, cancellationToken).ConfigureAwait(false);
+            _migrated = true;
+            return applied;
+        }
+        finally
+        {
+            _migrationGate.Release();
+        }
+    }
+
+    /// <summary>Reads the schema version recorded in the database (0 before the first migration).</summary>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
+        InTransactionAsync("GetSchemaVersion", db => PostgresMigrator.ReadVersionAsync(db.Connection, db.Transaction, SchemaName, db.Token), cancellationToken, migrate: false);
+
+    /// <summary>Disposes the data source when the store built it from a connection string.</summary>
+    /// <returns>A task that completes when the data source is closed.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_ownsDataSource)
+        {
+            await _dataSource.DisposeAsync().ConfigureAwait(false);
+        }
+
+        _migrationGate.Dispose();
+    }
+
+    /// <summary>Disposes the data source when the store built it from a connection string.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        if (_ownsDataSource)
+        {
+            _dataSource.Dispose();
+        }
+
+        _migrationGate.Dispose();
+    }
+
+    private static NpgsqlDataSource CreateDataSource(PostgresStoreOptions options, ILoggerFactory? loggerFactory, out bool owns)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var errors = PostgresStoreOptionsValidator.Check(options, requireDatabase: true);
+        if (errors.Count == 0 && options.DataSource is null && string.IsNullOrWhiteSpace(options.ConnectionString))
+        {
+            errors.Add($"PostgresStoreOptions.DataSourceKey '{options.DataSourceKey}' names a keyed service, which only dependency injection can resolve; " +
+                "use builder.UsePostgres(key), or pass the NpgsqlDataSource to the store's constructor.");
+        }
+
+        if (errors.Count > 0)
+        {
+            throw new InvalidOperationException(string.Join(" ", errors));
+        }
+
+        if (options.DataSource is not null)
+        {
+            owns = false;
+            return options.DataSource;
+        }
+
+        owns = true;
+        var builder = new NpgsqlDataSourceBuilder(options.ConnectionString);
+        if (loggerFactory is not null)
+        {
+            builder.UseLoggerFactory(loggerFactory);
+        }
+
+        return builder.Build();
+    }
+
+    private async ValueTask EnsureMigratedAsync(CancellationToken cancellationToken)
+    {
+        if (_migrated)
+        {
+            return;
+        }
+
+        if (_applyMigrations)
+        {
+            await MigrateAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+
+        var version = await GetSchemaVersionAsync(cancellationToken).ConfigureAwait(false);
+        if (version < PostgresMigrator.LatestVersion)
+        {
+            throw new InvalidOperationException(
+                $"The PostgreSQL schema '{SchemaName}' is at version {version}, but this store needs version {PostgresMigrator.LatestVersion}. " +
+                "Call PostgresCheckpointStore.MigrateAsync() once before use, or set PostgresStoreOptions.ApplyMigrations = true.");
+        }
+
+        _migrated = true;
+    }
+
+    /// <summary>Runs <paramref name="body"/> in one transaction on its own connection, committing when it returns; retried on transient errors.</summary>
+    private async Task<T> InTransactionAsync<T>(string operation, Func<Db, Task<T>> body, CancellationToken cancellationToken, bool migrate = true)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (migrate)
+        {
+            await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return await RetryAsync(operation, async () =>
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            var result = await body(new Db(connection, transaction, cancellationToken)).ConfigureAwait(false);
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            return result;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<T> RetryAsync<T>(string operation, Func<Task<T>> action, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            try
+            {
+                return await action().ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (PostgresExceptionTransformer.IsTransient(e) && attempt <= _maxRetries)
+            {
+                var delay = Math.Min(500, 5 << Math.Min(attempt, 7)) + Random.Shared.Next(10);
+                _logger.TransientRetry(operation, e.SqlState, attempt, delay);
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+            catch (PostgresException e) when (PostgresExceptionTransformer.IsTransient(e))
+            {
+                _logger.GaveUp(e, operation, e.SqlState, attempt);
+                throw new CheckpointingException(
+                    $"PostgreSQL {operation} gave up after {attempt} attempts that each failed with {e.SqlState} ({e.MessageText}). " +
+                    "Retry later, or raise PostgresStoreOptions.MaxTransientRetries.", e);
+            }
+            catch (PostgresException e)
+            {
+                var mapped = PostgresExceptionTransformer.Transform(e, operation);
+                _logger.ConstraintViolation(e, operation, e.SqlState, e.ConstraintName);
+                throw mapped;
+            }
+            catch (NpgsqlException e)
+            {
+                throw new CheckpointingException($"PostgreSQL {operation} failed: {e.Message}", e);
+            }
+        }
+    }
+
+    private static NpgsqlCommand Command(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
+    {
+        var command = new NpgsqlCommand(sql, connection, transaction);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(Parameter(name, value));
+        }
+
+        return command;
+    }
+
+    private static NpgsqlCommand Command(Db db, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
+        Command(db.Connection, db.Transaction, sql, parameters);
+
+    private static NpgsqlParameter Parameter(string name, object? value) => value switch
+    {
+        null => new NpgsqlParameter(name, DBNull.Value),
+        Jsonb j => new NpgsqlParameter(name, NpgsqlDbType.Jsonb) { Value = (object?)j.Text ?? DBNull.Value },
+        DateTimeOffset t => new NpgsqlParameter(name, NpgsqlDbType.TimestampTz) { Value = t.ToUniversalTime() },
+        Enum e => new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = e.ToString() },
+        _ => new NpgsqlParameter(name, value),
+    };
+
+    private static async Task<int> ExecuteAsync(Db db, string sql, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(db, sql, parameters);
+        return await command.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
+    }
+
+    private static async Task<object?> ScalarAsync(Db db, string sql, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(db, sql, parameters);
+        var value = await command.ExecuteScalarAsync(db.Token).ConfigureAwait(false);
+        return value is DBNull ? null : value;
+    }
+
+    private static async Task<List<T>> QueryAsync<T>(Db db, Func<NpgsqlDataReader, T> map, string sql, params (string Name, object? Value)[] parameters)
+    {
+        await using var command = Command(db, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+        var list = new List<T>();
+        while (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+        {
+            list.Add(map(reader));
+        }
+
+        return list;
+    }
+
+    private static async Task<T?> QuerySingleAsync<T>(Db db, Func<NpgsqlDataReader, T> map, string sql, params (string Name, object? Value)[] parameters)
+        where T : class
+    {
+        await using var command = Command(db, sql, parameters);
+        await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+        return await reader.ReadAsync(db.Token).ConfigureAwait(false) ? map(reader) : null;
+    }
+
+    private static async IAsyncEnumerable<string> Yield(List<string> items, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        foreach (var item in items)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return item;
+        }
+
+        await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    private static Jsonb ToJsonb<T>(T value) => new(JsonSerializer.Serialize(value, JsonOptions));
+
+    private static Jsonb ToJsonb(JsonElement? value) => new(value?.GetRawText());
+
+    private static T FromJson<T>(string text) =>
+        JsonSerializer.Deserialize<T>(text, JsonOptions) ?? throw new InvalidOperationException($"The stored {typeof(T).Name} is null.");
+
+    private static JsonElement Element(string text)
+    {
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.Clone();
+    }
+
+    private static int ToInt(object? value) => Convert.ToInt32(value, CultureInfo.InvariantCulture);
+
+    /// <summary>The connection, transaction and cancellation token of one store call.</summary>
+    /// <param name="Connection">The open connection.</param>
+    /// <param name="Transaction">The call's transaction.</param>
+    /// <param name="Token">Cancels the call's commands.</param>
+    private readonly record struct Db(NpgsqlConnection Connection, NpgsqlTransaction Transaction, CancellationToken Token);
+
+    /// <summary>A JSON text sent as a <c>jsonb</c> parameter.</summary>
+    /// <param name="Text">The JSON, or null for SQL NULL.</param>
+    private sealed record Jsonb(string? Text);
+}

@@ -1,0 +1,67 @@
+using Npgsql;
+
+namespace Checkpointing.Postgres;
+
+/// <summary>
+/// Turns PostgreSQL errors into the SDK's exceptions by SQLSTATE (and, for unique violations, by constraint name),
+/// keeping the <see cref="PostgresException"/> as the inner exception.
+/// </summary>
+internal static class PostgresExceptionTransformer
+{
+    /// <summary>serialization_failure: the transaction may succeed when run again.</summary>
+    internal const string SerializationFailure = "40001";
+
+    /// <summary>deadlock_detected: the transaction may succeed when run again.</summary>
+    internal const string DeadlockDetected = "40P01";
+
+    private static readonly Dictionary<string, string> UniqueMessages = new(StringComparer.Ordinal)
+    {
+        ["runs_pkey"] = "A run with this id already exists; create the run with a new id.",
+        ["uq_checkpoints_id"] = "A checkpoint with this id already exists; commit the checkpoint with a new id.",
+        ["artifacts_pkey"] = "An artifact id is used twice or already exists; give every new artifact a new id.",
+        ["uq_artifacts_type_key"] = "The checkpoint holds two artifacts with the same type and key; each type and key must be unique within a checkpoint.",
+        ["uq_branches_run_name"] = "A branch with this name already exists in the run.",
+    };
+
+    /// <summary>Whether running the whole transaction again may succeed.</summary>
+    /// <param name="exception">The error.</param>
+    internal static bool IsTransient(PostgresException exception) =>
+        exception.SqlState is SerializationFailure or DeadlockDetected;
+
+    /// <summary>Maps <paramref name="exception"/> to an SDK exception; the message names the operation and what to do.</summary>
+    /// <param name="exception">The error.</param>
+    /// <param name="operation">The store operation that failed, e.g. <c>CommitCheckpoint</c>.</param>
+    /// <returns>The SDK exception to throw.</returns>
+    internal static CheckpointingException Transform(PostgresException exception, string operation)
+    {
+        switch (exception.SqlState)
+        {
+            case PostgresErrorCodes.UniqueViolation:
+                if (exception.ConstraintName is "pk_artifact_versions" or "uq_checkpoints_version")
+                {
+                    return new ConcurrencyConflictException(
+                        $"{operation} conflicted with a concurrent write ({exception.ConstraintName}); read the current state again and retry.", exception);
+                }
+
+                return new InvalidStateException(
+                    $"{operation} was refused: " + (exception.ConstraintName is not null && UniqueMessages.TryGetValue(exception.ConstraintName, out var message)
+                        ? message
+                        : $"it would duplicate data already stored (constraint {exception.ConstraintName})."),
+                    exception);
+            case PostgresErrorCodes.ForeignKeyViolation:
+                return new InvalidStateException(
+                    $"{operation} was refused: it refers to a run, branch or checkpoint that does not exist (constraint {exception.ConstraintName}).", exception);
+            case PostgresErrorCodes.NotNullViolation:
+            case PostgresErrorCodes.CheckViolation:
+                return new InvalidStateException(
+                    $"{operation} was refused: a value breaks a rule of the schema (constraint {exception.ConstraintName ?? exception.ColumnName}).", exception);
+            case PostgresErrorCodes.UndefinedTable:
+            case PostgresErrorCodes.InvalidSchemaName:
+                return new CheckpointingException(
+                    $"PostgreSQL {operation} failed: the store's tables do not exist ({exception.MessageText}). " +
+                    "Set PostgresStoreOptions.ApplyMigrations = true or call PostgresCheckpointStore.MigrateAsync() before use.", exception);
+            default:
+                return new CheckpointingException($"PostgreSQL {operation} failed with {exception.SqlState}: {exception.MessageText}", exception);
+        }
+    }
+}
