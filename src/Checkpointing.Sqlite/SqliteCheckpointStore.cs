@@ -181,7 +181,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                 catch (SqliteException e) when (e.SqliteErrorCode == SqliteConstraint)
                 {
                     _logger.ConstraintViolation(e, operation);
-                    throw new InvalidStateException($"{operation} was refused because it conflicts with data already stored: {e.Message}");
+                    throw new InvalidStateException($"{operation} was refused because it conflicts with data already stored: {e.Message}", e);
                 }
             }, cancellationToken).ConfigureAwait(false);
         }

@@ -283,6 +283,7 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
 
         Assert.Contains("CreateRun", e.Message, StringComparison.Ordinal);
         Assert.Contains("branch refused", e.Message, StringComparison.Ordinal);
+        Assert.Equal(19, Assert.IsType<Microsoft.Data.Sqlite.SqliteException>(e.InnerException).SqliteErrorCode);
         Assert.Null(await store.GetRunAsync(run.Id, Ct));
         Assert.Empty(await store.ListRunsAsync(null, 100, Ct));
     }
