@@ -85,11 +85,17 @@ public sealed class HostSettings
     /// <summary>The data folder (metadata database, blobs, studio jobs). Default: <c>./data</c>.</summary>
     public string DataPath { get; set; } = "data";
 
-    /// <summary>The metadata store: <c>sqlite</c> (default) or <c>memory</c> (lost when the process ends).</summary>
+    /// <summary>The metadata store: <c>sqlite</c> (default), <c>postgres</c> or <c>memory</c> (lost when the process ends).</summary>
     public string Store { get; set; } = Providers.Sqlite;
 
     /// <summary>The SQLite database: a path relative to the data folder, or a connection string. Default: <c>checkpoints.db</c>.</summary>
     public string Sqlite { get; set; } = "checkpoints.db";
+
+    /// <summary>The PostgreSQL connection string, for <c>Store = postgres</c>.</summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>The PostgreSQL schema that holds the tables. Default: <c>checkpointing</c>.</summary>
+    public string PostgresSchema { get; set; } = "checkpointing";
 
     /// <summary>The blob store: <c>filesystem</c> (default).</summary>
     public string BlobStore { get; set; } = Providers.FileSystem;
@@ -112,6 +118,7 @@ public static class Providers
 {
     public const string Sqlite = "sqlite";
     public const string Memory = "memory";
+    public const string Postgres = "postgres";
     public const string FileSystem = "filesystem";
 
     public static void UseStore(CheckpointingBuilder sdk, HostSettings settings, string data)
@@ -127,11 +134,17 @@ public static class Providers
 
                 sdk.UseSqlite(target);
                 break;
+            case Postgres:
+                var connectionString = string.IsNullOrWhiteSpace(settings.Postgres)
+                    ? throw new ConfigurationException("Checkpointing:Store is 'postgres' but no connection string is set; set Checkpointing:Postgres (env Checkpointing__Postgres), e.g. 'Host=127.0.0.1;Username=postgres;Database=postgres'.")
+                    : settings.Postgres;
+                sdk.UsePostgres(connectionString, o => o.SchemaName = settings.PostgresSchema);
+                break;
             case Memory:
                 sdk.UseInMemoryStore();
                 break;
             default:
-                throw new ConfigurationException($"Checkpointing:Store is '{settings.Store}'; this host knows '{Sqlite}' and '{Memory}'.");
+                throw new ConfigurationException($"Checkpointing:Store is '{settings.Store}'; this host knows '{Sqlite}', '{Postgres}' and '{Memory}'.");
         }
     }
 
