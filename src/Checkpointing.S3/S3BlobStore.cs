@@ -36,7 +36,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     /// <summary>Creates the store and the S3 client it owns from <paramref name="options"/>.</summary>
     /// <param name="options">The options; validated here.</param>
     /// <param name="loggerFactory">Logs; optional.</param>
-    /// <param name="time">The clock for presigned URL expiry; optional.</param>
+    /// <param name="time">The clock presigned URLs expire by (the SDK signs them with the system clock); optional.</param>
     /// <exception cref="InvalidOperationException">The options are invalid; the message lists every problem.</exception>
     public S3BlobStore(S3BlobStoreOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
         : this(null, options, clientGiven: false, loggerFactory, time)
@@ -47,7 +47,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     /// <param name="client">The S3 client; its own configuration says how to reach the service.</param>
     /// <param name="options">The options (bucket, prefix, upload sizes, URL lifetime); validated here. Connection settings are ignored.</param>
     /// <param name="loggerFactory">Logs; optional.</param>
-    /// <param name="time">The clock for presigned URL expiry; optional.</param>
+    /// <param name="time">The clock presigned URLs expire by (the SDK signs them with the system clock); optional.</param>
     /// <exception cref="InvalidOperationException">The options are invalid; the message lists every problem.</exception>
     public S3BlobStore(IAmazonS3 client, S3BlobStoreOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? time = null)
         : this(client ?? throw new ArgumentNullException(nameof(client)), options, clientGiven: true, loggerFactory, time)
@@ -169,7 +169,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
         catch (S3BlobStoreException e) when (IsAlreadyStored(e))
         {
-            await RefreshAsync(hash, cancellationToken).ConfigureAwait(false);
+            await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -267,7 +267,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             }
             catch (S3BlobStoreException e) when (IsAlreadyStored(e))
             {
-                await RefreshAsync(hash, cancellationToken).ConfigureAwait(false);
+                await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false);
             }
         }
         finally
@@ -283,7 +283,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     /// the object is copied onto itself, which sets its last-modified time, so an upload that reuses an old unreferenced
     /// blob is not collected before its metadata is written.
     /// </summary>
-    private async Task RefreshAsync(string hash, CancellationToken cancellationToken)
+    private async Task RefreshAsync(string hash, string mediaType, CancellationToken cancellationToken)
     {
         var key = KeyOf(hash);
         try
@@ -295,6 +295,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
                 DestinationBucket = _bucket,
                 DestinationKey = key,
                 MetadataDirective = S3MetadataDirective.REPLACE,
+                ContentType = mediaType,
             }, cancellationToken), "refresh a stored blob").ConfigureAwait(false);
         }
         catch (S3BlobStoreException e) when (e.StatusCode == HttpStatusCode.NotFound)
@@ -389,7 +390,9 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             BucketName = _bucket,
             Key = KeyOf(blob.Hash),
             Verb = HttpVerb.GET,
-            Expires = _time.GetUtcNow().UtcDateTime + lifetime,
+            // The SDK signs with its own clock at whole seconds (X-Amz-Date) and rounds X-Amz-Expires up: start from a whole
+            // second too, so the URL lives the lifetime asked for, not a second more.
+            Expires = WholeSecond(_time.GetUtcNow().UtcDateTime) + lifetime,
         };
         if (_client.Config.ServiceURL is { } serviceUrl && serviceUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase))
         {
@@ -454,6 +457,8 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             _client.Dispose();
         }
     }
+
+    private static DateTime WholeSecond(DateTime time) => new(time.Ticks - (time.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
 
     private string KeyOf(string hash)
     {

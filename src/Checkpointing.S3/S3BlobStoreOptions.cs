@@ -67,7 +67,7 @@ public sealed class S3BlobStoreOptions
     /// Blobs up to this size are uploaded with one PUT; larger ones with a multipart upload. The first
     /// <c>MultipartThreshold + 1</c> bytes of an upload are held in memory to decide.
     /// </summary>
-    /// <value>Default: 16 MiB. Between 5 MiB and 1 GiB.</value>
+    /// <value>Default: 16 MiB. Between 0 and 1 GiB (below <see cref="PartSize"/> a blob may go up as a multipart upload of one part).</value>
     public int MultipartThreshold { get; set; } = 16 * MiB;
 
     /// <summary>

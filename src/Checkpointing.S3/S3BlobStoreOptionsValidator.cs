@@ -66,9 +66,9 @@ internal sealed partial class S3BlobStoreOptionsValidator(IServiceProviderIsServ
             }
         }
 
-        if (options.MultipartThreshold is < S3BlobStoreOptions.MinPartSize or > S3BlobStoreOptions.MaxBufferSize)
+        if (options.MultipartThreshold is < 0 or > S3BlobStoreOptions.MaxBufferSize)
         {
-            errors.Add($"S3BlobStoreOptions.MultipartThreshold is {options.MultipartThreshold}; set it between {S3BlobStoreOptions.MinPartSize} (5 MiB) and {S3BlobStoreOptions.MaxBufferSize} (1 GiB) bytes.");
+            errors.Add($"S3BlobStoreOptions.MultipartThreshold is {options.MultipartThreshold}; set it between 0 and {S3BlobStoreOptions.MaxBufferSize} (1 GiB) bytes.");
         }
 
         if (options.PartSize is < S3BlobStoreOptions.MinPartSize or > S3BlobStoreOptions.MaxBufferSize)

@@ -12,14 +12,17 @@ public sealed class S3BlobStoreConformanceTests : BlobStoreConformanceTests
     }
 }
 
-/// <summary>The suite again with small multipart settings, so most blobs above 5 MiB go through the multipart path, and a list page of 2 keys.</summary>
+/// <summary>
+/// The suite again with a multipart threshold of 1 MiB, so its larger blobs (2 and 3 MiB) go through the multipart path
+/// (temporary key, conditional copy), and a list page of 2 keys, so listings follow continuation tokens.
+/// </summary>
 public sealed class S3BlobStoreMultipartConformanceTests : BlobStoreConformanceTests
 {
     protected override async Task<IBlobStore> CreateStoreAsync()
     {
         await S3Server.RequireAsync();
         var options = S3Server.Options();
-        options.MultipartThreshold = S3BlobStoreOptions.MinPartSize;
+        options.MultipartThreshold = S3BlobStoreOptions.MiB;
         options.PartSize = S3BlobStoreOptions.MinPartSize;
         options.ListPageSize = 2;
         return new S3BlobStore(options);
