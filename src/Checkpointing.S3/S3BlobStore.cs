@@ -169,7 +169,14 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
         catch (S3BlobStoreException e) when (IsAlreadyStored(e))
         {
-            await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false);
+            if (!await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false))
+            {
+                // Collected between the conditional PUT and the refresh: write it again, unconditionally (same bytes).
+                body.Position = 0;
+                request.IfNoneMatch = null;
+                await Call(() => _client.PutObjectAsync(request, cancellationToken), "store a blob").ConfigureAwait(false);
+                _logger.BlobStored(hash, length, 1);
+            }
         }
     }
 
@@ -253,21 +260,28 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
         try
         {
+            var copy = new CopyObjectRequest
+            {
+                SourceBucket = _bucket,
+                SourceKey = tempKey,
+                DestinationBucket = _bucket,
+                DestinationKey = KeyOf(hash),
+                IfNoneMatch = "*",
+            };
             try
             {
-                await Call(() => _client.CopyObjectAsync(new CopyObjectRequest
-                {
-                    SourceBucket = _bucket,
-                    SourceKey = tempKey,
-                    DestinationBucket = _bucket,
-                    DestinationKey = KeyOf(hash),
-                    IfNoneMatch = "*",
-                }, cancellationToken), "copy an upload to its content key").ConfigureAwait(false);
+                await Call(() => _client.CopyObjectAsync(copy, cancellationToken), "copy an upload to its content key").ConfigureAwait(false);
                 _logger.BlobStored(hash, size, parts.Count);
             }
             catch (S3BlobStoreException e) when (IsAlreadyStored(e))
             {
-                await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false);
+                if (!await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false))
+                {
+                    // Collected between the conditional copy and the refresh: copy again, unconditionally (same bytes).
+                    copy.IfNoneMatch = null;
+                    await Call(() => _client.CopyObjectAsync(copy, cancellationToken), "copy an upload to its content key").ConfigureAwait(false);
+                    _logger.BlobStored(hash, size, parts.Count);
+                }
             }
         }
         finally
@@ -283,7 +297,8 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     /// the object is copied onto itself, which sets its last-modified time, so an upload that reuses an old unreferenced
     /// blob is not collected before its metadata is written.
     /// </summary>
-    private async Task RefreshAsync(string hash, string mediaType, CancellationToken cancellationToken)
+    /// <returns>False when the blob is gone (deleted by the garbage collector in between), so the caller writes it again.</returns>
+    private async Task<bool> RefreshAsync(string hash, string mediaType, CancellationToken cancellationToken)
     {
         var key = KeyOf(hash);
         try
@@ -298,13 +313,13 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
                 ContentType = mediaType,
             }, cancellationToken), "refresh a stored blob").ConfigureAwait(false);
         }
-        catch (S3BlobStoreException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        catch (S3BlobStoreException e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
         {
-            // Deleted between the conditional write and now (garbage collection): store it again is the caller's retry.
-            throw new InvalidOperationException($"Blob '{hash}' was deleted while it was being stored; store it again.", e);
+            return false;
         }
 
         _logger.BlobAlreadyStored(hash);
+        return true;
     }
 
     private async Task AbortAsync(string key, string uploadId)
