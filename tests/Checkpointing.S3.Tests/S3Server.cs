@@ -18,7 +18,7 @@ internal static class S3Server
     public const string LocalDefault = "http://127.0.0.1:4568";
     public const string Bucket = "checkpointing-tests";
 
-    private static readonly Lazy<Task> Check = new(EnsureAvailableAsync);
+    private static readonly Lazy<Task> Check = new(() => EnsureAvailableAsync(Url, Variable(UrlVariable) is not null));
 
     public static string Url => Variable(UrlVariable) ?? LocalDefault;
     public static string AccessKey => Variable(AccessKeyVariable) ?? "S3RVER";
@@ -72,18 +72,17 @@ internal static class S3Server
 
     private static string? Variable(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : null;
 
-    private static async Task EnsureAvailableAsync()
+    internal static async Task EnsureAvailableAsync(string url, bool fromVariable)
     {
-        var fromVariable = Variable(UrlVariable) is not null;
         try
         {
             using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
-            using var _ = await http.GetAsync(new Uri(Url));
+            using var _ = await http.GetAsync(new Uri(url));
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException or UriFormatException)
         {
             throw new InvalidOperationException(
-                $"No S3-compatible server answered at {Url} ({(fromVariable ? $"from {UrlVariable}" : $"the local default; {UrlVariable} is not set")}): {e.Message.TrimEnd('.')}. " +
+                $"No S3-compatible server answered at {url} ({(fromVariable ? $"from {UrlVariable}" : $"the local default; {UrlVariable} is not set")}): {e.Message.TrimEnd('.')}. " +
                 $"Run ./test.sh, which starts a patched s3rver emulator, or set {UrlVariable}, {AccessKeyVariable} and {SecretKeyVariable} to a server where you may create the bucket '{Bucket}'.",
                 e);
         }
