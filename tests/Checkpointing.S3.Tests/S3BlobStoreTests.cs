@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using Amazon.S3;
 using Amazon.S3.Model;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.Logging;
 
 namespace Checkpointing.S3.Tests;
 
@@ -209,7 +210,8 @@ public sealed class S3BlobStoreTests : IAsyncLifetime
         using var recorder = new RecordingHttpClientFactory();
         var options = SmallParts();
         options.ConfigureClient = c => c.HttpClientFactory = recorder;
-        using var store = new S3BlobStore(options);
+        using var logs = new ListLoggerFactory();
+        using var store = new S3BlobStore(options, logs);
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var source = new EndlessStream(stopAfter: 12 * S3BlobStoreOptions.MiB, cancel ? cts.Cancel : () => throw new IOException("the source broke"));
 
@@ -223,6 +225,10 @@ public sealed class S3BlobStoreTests : IAsyncLifetime
         Assert.Equal(start.Path, abort.Path);
         Assert.Contains("uploadId=", abort.Query, StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.MethodNotAllowed, abort.Status); // the emulator's gap; the store logs it and goes on
+        var uploadId = Uri.UnescapeDataString(abort.Query.Split('&').Single(p => p.TrimStart('?').StartsWith("uploadId=", StringComparison.Ordinal)).Split('=')[1]);
+        var warning = Assert.Single(logs.Entries, l => l.Id.Id == 3006);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains(uploadId, warning.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(recorder.Exchanges, x => x.Query.Contains("x-id=CompleteMultipartUpload", StringComparison.Ordinal) || (x.Method == HttpMethod.Post && x.Query.Contains("uploadId=", StringComparison.Ordinal)));
         Assert.Empty(await S3Server.KeysAsync(options.KeyPrefix));
     }
