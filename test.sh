@@ -7,13 +7,20 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 results="$(mktemp -d)"
 . tests/infra/postgres.sh
-trap 'pg_stop; rm -rf "$results"' EXIT
+. tests/infra/s3.sh
+trap 'pg_stop; s3_stop; rm -rf "$results"' EXIT
 trap 'exit 130' INT TERM
 
 # A throwaway PostgreSQL server for Checkpointing.Postgres.Tests, unless one is given in CHECKPOINTING_POSTGRES.
 # When none can be started the Postgres tests fail and say why (they never pass without a server).
 if [ -z "${CHECKPOINTING_POSTGRES:-}" ]; then
   pg_start || echo "postgres: could not start a server; the Postgres tests will fail" >&2
+fi
+
+# A throwaway S3-compatible server (a patched npm emulator) for Checkpointing.S3.Tests, unless CHECKPOINTING_S3_URL is
+# given. When none can be started the S3 tests fail and say why.
+if [ -z "${CHECKPOINTING_S3_URL:-}" ]; then
+  s3_start || echo "s3: could not start the emulator; the S3 tests will fail" >&2
 fi
 
 dotnet build Checkpointing.sln -c Release -nologo -v minimal || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
