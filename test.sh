@@ -26,23 +26,16 @@ fi
 dotnet build Checkpointing.sln -c Release -nologo -v minimal || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
 status=0
-dotnet test --solution Checkpointing.sln -c Release --no-build \
-  --report-xunit-trx --results-directory "$results" "$@" || status=$?
+dotnet test --solution Checkpointing.sln -c Release --no-build "$@" 2>&1 | tee "$results/test.log"
+status=${PIPESTATUS[0]}
 
-# Sum the counters of every TRX report.
-read -r passed failed skipped < <(node - "$results" <<'JS' 2>/dev/null || echo "0 0 0"
-const fs = require("fs"), path = require("path");
-let p = 0, f = 0, s = 0;
-const walk = d => fs.readdirSync(d, { withFileTypes: true }).flatMap(e => e.isDirectory() ? walk(path.join(d, e.name)) : [path.join(d, e.name)]);
-for (const file of walk(process.argv[2]).filter(x => x.endsWith(".trx"))) {
-  const m = /<Counters ([^>]*)\/>/.exec(fs.readFileSync(file, "utf8"));
-  if (!m) continue;
-  const a = Object.fromEntries([...m[1].matchAll(/(\w+)="(\d+)"/g)].map(x => [x[1], +x[2]]));
-  p += a.passed || 0;
-  f += (a.failed || 0) + (a.error || 0) + (a.timeout || 0) + (a.aborted || 0);
-  s += a.notExecuted || 0;
-}
-console.log(p, f, s);
+# The counts of the run's closing summary ("total: / failed: / succeeded: / skipped:"), which covers every test
+# assembly of the solution.
+read -r passed failed skipped < <(node - "$results/test.log" <<'JS' 2>/dev/null || echo "0 0 0"
+const text = require("fs").readFileSync(process.argv[2], "utf8").replace(/\x1b\[[0-9;]*m/g, "");
+const summary = text.slice(text.lastIndexOf("Test run summary"));
+const count = name => +((new RegExp("^\\s*" + name + ":\\s*(\\d+)", "m").exec(summary) || [0, 0])[1]);
+console.log(count("succeeded"), count("failed") + count("error"), count("skipped"));
 JS
 )
 if [ "$status" -ne 0 ] && [ "${failed:-0}" -eq 0 ]; then failed=1; fi
