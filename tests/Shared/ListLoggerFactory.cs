@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
-namespace Checkpointing.Postgres.Tests;
+namespace Checkpointing.Testing;
 
 /// <summary>Collects every log entry written through it, for assertions.</summary>
 internal sealed class ListLoggerFactory : ILoggerFactory
