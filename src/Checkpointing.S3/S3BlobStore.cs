@@ -201,7 +201,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             try
             {
                 // The bytes already read come first, then the rest of the stream; each part is filled before it is sent.
-                var source = new PrefixedStream(head, headLength, rest);
+                var source = new PrefixedStream(head.AsMemory(0, headLength), rest);
                 while (true)
                 {
                     var n = await FillAsync(source, part, partSize, cancellationToken).ConfigureAwait(false);
@@ -531,54 +531,6 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
 
         return total;
-    }
-
-    /// <summary>Reads the bytes already taken from a stream, then the rest of it.</summary>
-    private sealed class PrefixedStream(byte[] head, int headLength, Stream rest) : Stream
-    {
-        private int _position;
-
-        public override bool CanRead => true;
-        public override bool CanSeek => false;
-        public override bool CanWrite => false;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-        public override int Read(Span<byte> buffer)
-        {
-            if (_position < headLength)
-            {
-                var n = Math.Min(buffer.Length, headLength - _position);
-                head.AsSpan(_position, n).CopyTo(buffer);
-                _position += n;
-                return n;
-            }
-
-            return rest.Read(buffer);
-        }
-
-        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (_position < headLength)
-            {
-                var n = Math.Min(buffer.Length, headLength - _position);
-                head.AsSpan(_position, n).CopyTo(buffer.Span);
-                _position += n;
-                return ValueTask.FromResult(n);
-            }
-
-            return rest.ReadAsync(buffer, cancellationToken);
-        }
-
-        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-            ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-        public override void Flush() { }
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
     }
 
     /// <summary>The body of a GET; disposing it releases the response.</summary>

@@ -189,7 +189,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
             return await _api.UploadFileAsync(content, mediaType, fileName, cancellationToken).ConfigureAwait(false);
         }
 
-        return await _api.UploadFileAsync(new PrefixedStream(buffer, read, content), mediaType, fileName, cancellationToken).ConfigureAwait(false);
+        return await _api.UploadFileAsync(new PrefixedStream(buffer.AsMemory(0, read), content), mediaType, fileName, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

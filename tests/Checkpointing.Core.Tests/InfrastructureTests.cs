@@ -205,3 +205,30 @@ public class BlobGarbageCollectorTests
         Assert.True(await host.Blobs.ExistsAsync(blob.Hash, ct));
     }
 }
+
+public class PrefixedStreamTests
+{
+    [Theory]
+    [InlineData(1)]
+    [InlineData(3)]
+    [InlineData(4096)]
+    public async Task Reads_the_prefix_then_the_rest_byte_exact_and_leaves_the_rest_open(int bufferSize)
+    {
+        var all = Enumerable.Range(0, 1000).Select(i => (byte)i).ToArray();
+        using var rest = new MemoryStream(all[10..]);
+        var stream = new PrefixedStream(all.AsMemory(0, 10), rest);
+        using var copy = new MemoryStream();
+
+        var buffer = new byte[bufferSize];
+        int read;
+        while ((read = await stream.ReadAsync(buffer.AsMemory(), TestContext.Current.CancellationToken)) > 0)
+        {
+            copy.Write(buffer, 0, read);
+        }
+
+        await stream.DisposeAsync();
+        Assert.Equal(all, copy.ToArray());
+        Assert.Equal(1000, stream.Position);
+        Assert.True(rest.CanRead);
+    }
+}

@@ -103,7 +103,7 @@ public sealed class CheckpointEditor
         }
 
         BlobReference blob;
-        using (var limited = new PrefixedLimitedStream(header, length, content, spec.MaxBytes, type))
+        using (var limited = ContentInspector.Limited(header, length, content, spec.MaxBytes, type))
         {
             blob = await _sdk.Blobs.PutAsync(limited, detected, cancellationToken).ConfigureAwait(false);
         }

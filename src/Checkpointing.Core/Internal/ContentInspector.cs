@@ -19,68 +19,11 @@ internal static class ContentInspector
     {
         var (header, length, detected) = await SniffAsync(content, ct).ConfigureAwait(false);
         var type = mediaType ?? detected ?? fallbackMediaType ?? MediaTypes.OctetStream;
-        using var stream = new PrefixedLimitedStream(header, length, content, maxBytes, artifactType);
+        using var stream = Limited(header, length, content, maxBytes, artifactType);
         return await blobs.PutAsync(stream, type, ct).ConfigureAwait(false);
     }
-}
 
-/// <summary>A read-only stream of some already-read header bytes followed by the rest of an inner stream, with a size limit.</summary>
-internal sealed class PrefixedLimitedStream(byte[] header, int headerLength, Stream inner, long maxBytes, string artifactType) : Stream
-{
-    private int _headerPosition;
-    private long _total;
-
-    public override bool CanRead => true;
-    public override bool CanSeek => false;
-    public override bool CanWrite => false;
-    public override long Length => throw new NotSupportedException();
-    public override long Position { get => _total; set => throw new NotSupportedException(); }
-
-    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
-
-    public override int Read(Span<byte> buffer)
-    {
-        int read;
-        if (_headerPosition < headerLength)
-        {
-            read = Math.Min(buffer.Length, headerLength - _headerPosition);
-            header.AsSpan(_headerPosition, read).CopyTo(buffer);
-            _headerPosition += read;
-        }
-        else
-        {
-            read = inner.Read(buffer);
-        }
-
-        return Count(read);
-    }
-
-    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
-    {
-        if (_headerPosition < headerLength)
-        {
-            return Read(buffer.Span);
-        }
-
-        return Count(await inner.ReadAsync(buffer, cancellationToken).ConfigureAwait(false));
-    }
-
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
-        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
-
-    private int Count(int read)
-    {
-        _total += read;
-        if (_total > maxBytes)
-        {
-            throw new ContentTooLargeException(artifactType, maxBytes);
-        }
-
-        return read;
-    }
-
-    public override void Flush() { }
-    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-    public override void SetLength(long value) => throw new NotSupportedException();
-    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    /// <summary>The sniffed header, then the rest of the content; reading past <paramref name="maxBytes"/> throws <see cref="ContentTooLargeException"/>.</summary>
+    public static PrefixedStream Limited(byte[] header, int length, Stream rest, long maxBytes, string artifactType) =>
+        new(header.AsMemory(0, length), rest, maxBytes, () => new ContentTooLargeException(artifactType, maxBytes));
 }
