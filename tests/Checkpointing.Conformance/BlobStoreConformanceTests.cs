@@ -6,34 +6,8 @@ namespace Checkpointing.Conformance;
 /// The behaviour every <see cref="IBlobStore"/> must have. A provider's test project derives from this class and
 /// implements <see cref="CreateStoreAsync"/>; each test gets a fresh, empty store.
 /// </summary>
-public abstract class BlobStoreConformanceTests : IAsyncLifetime
+public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobStore>
 {
-    private IBlobStore? _store;
-
-    /// <summary>The store under test, fresh for every test.</summary>
-    protected IBlobStore Store => _store ?? throw new InvalidOperationException("The store is created in InitializeAsync.");
-
-    /// <summary>The test's cancellation token.</summary>
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    /// <summary>Creates a new, empty store.</summary>
-    protected abstract Task<IBlobStore> CreateStoreAsync();
-
-    /// <summary>Releases a store; disposes it when it is disposable.</summary>
-    /// <param name="store">The store.</param>
-    protected virtual async ValueTask DisposeStoreAsync(IBlobStore store)
-    {
-        switch (store)
-        {
-            case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
-                break;
-            case IDisposable disposable:
-                disposable.Dispose();
-                break;
-        }
-    }
-
     /// <summary>
     /// Reads the bytes behind a URL returned by <see cref="IBlobStore.GetReadUrlAsync"/>. Handles <c>file:</c> and
     /// <c>http(s):</c> URLs; override for other schemes.
@@ -49,20 +23,6 @@ public abstract class BlobStoreConformanceTests : IAsyncLifetime
 
         using var http = new HttpClient();
         return await http.GetByteArrayAsync(url, Ct);
-    }
-
-    /// <inheritdoc />
-    public virtual async ValueTask InitializeAsync() => _store = await CreateStoreAsync();
-
-    /// <inheritdoc />
-    public virtual async ValueTask DisposeAsync()
-    {
-        if (_store is not null)
-        {
-            await DisposeStoreAsync(_store);
-        }
-
-        GC.SuppressFinalize(this);
     }
 
     /// <summary>Random bytes of the given length, reproducible from <paramref name="seed"/>.</summary>

@@ -7,52 +7,12 @@ namespace Checkpointing.Conformance;
 /// and implements <see cref="CreateStoreAsync"/>; xUnit creates one instance per test, so each test gets a fresh,
 /// empty store.
 /// </summary>
-public abstract partial class CheckpointStoreConformanceTests : IAsyncLifetime
+public abstract partial class CheckpointStoreConformanceTests : StoreConformanceTests<ICheckpointStore>
 {
     /// <summary>A fixed point in time the tests count from.</summary>
     protected static readonly DateTimeOffset T0 = new(2026, 3, 14, 9, 26, 53, TimeSpan.Zero);
 
     private static readonly JsonSerializerOptions SnapshotOptions = new() { WriteIndented = false };
-
-    private ICheckpointStore? _store;
-
-    /// <summary>The store under test, fresh for every test.</summary>
-    protected ICheckpointStore Store => _store ?? throw new InvalidOperationException("The store is created in InitializeAsync.");
-
-    /// <summary>The test's cancellation token.</summary>
-    protected static CancellationToken Ct => TestContext.Current.CancellationToken;
-
-    /// <summary>Creates a new, empty store.</summary>
-    protected abstract Task<ICheckpointStore> CreateStoreAsync();
-
-    /// <summary>Releases a store created by <see cref="CreateStoreAsync"/>; disposes it when it is disposable.</summary>
-    /// <param name="store">The store.</param>
-    protected virtual async ValueTask DisposeStoreAsync(ICheckpointStore store)
-    {
-        switch (store)
-        {
-            case IAsyncDisposable asyncDisposable:
-                await asyncDisposable.DisposeAsync();
-                break;
-            case IDisposable disposable:
-                disposable.Dispose();
-                break;
-        }
-    }
-
-    /// <inheritdoc />
-    public virtual async ValueTask InitializeAsync() => _store = await CreateStoreAsync();
-
-    /// <inheritdoc />
-    public virtual async ValueTask DisposeAsync()
-    {
-        if (_store is not null)
-        {
-            await DisposeStoreAsync(_store);
-        }
-
-        GC.SuppressFinalize(this);
-    }
 
     /// <summary>Parses JSON text into a standalone element.</summary>
     protected static JsonElement Json(string text)
