@@ -137,6 +137,14 @@ public class EditValidationTests : IAsyncLifetime
         AssertUnchangedAsync<ConcurrencyConflictException>(() => _host.Editor.PatchJsonAsync(_plan.Id, "spec", "spec", """{"template":"x"}""", new EditOptions(ExpectedVersion: 1), Ct));
 
     [Fact]
+    public Task Stale_expected_version_on_an_upload_writes_no_blob() =>
+        AssertUnchangedAsync<ConcurrencyConflictException>(() => _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new MemoryStream(FakeBackend.Png("late")), new EditOptions(ExpectedVersion: 7), Ct));
+
+    [Fact]
+    public Task Stale_expected_version_on_a_regeneration_pays_for_nothing() =>
+        AssertUnchangedAsync<ConcurrencyConflictException>(() => _host.Editor.RegenerateUnitAsync(_storyboard.Id, 2, new UnitOverrides(Prompt: "late"), new EditOptions(ExpectedVersion: 7), Ct));
+
+    [Fact]
     public async Task A_valid_upload_is_accepted_by_its_bytes()
     {
         var result = await _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new UnseekableStream(FakeBackend.Png("uploaded")), new EditOptions(ExpectedVersion: 1, EditedBy: "ana"), Ct);

@@ -90,6 +90,7 @@ public sealed class CheckpointEditor
     {
         ArgumentNullException.ThrowIfNull(content);
         var target = await ResolveAsync(checkpointId, type, key, EditKinds.ReplaceContent, cancellationToken).ConfigureAwait(false);
+        ThrowIfStale(target, options);
         var spec = target.Spec;
         if (content.CanSeek && content.Length - content.Position > spec.MaxBytes)
         {
@@ -140,6 +141,7 @@ public sealed class CheckpointEditor
 
         var key = phase.GetUnitKey(unitIndex);
         var target = await ResolveAsync(checkpointId, phase.UnitArtifact.Type, key, EditKinds.RegenerateUnit, cancellationToken).ConfigureAwait(false);
+        ThrowIfStale(target, options);
         var parent = checkpoint.ParentId is { } parentId ? await _sdk.Store.GetCheckpointAsync(parentId, cancellationToken).ConfigureAwait(false) : null;
         var executionKey = $"edit/{checkpoint.Id:N}/{key}/{target.Artifact.Version + 1}";
         var context = new UnitContext(_sdk, run, pipeline, checkpoint.Phase, checkpoint.Branch, parent, checkpoint.Consumed, executionKey, unitIndex, unitCount, overrides ?? UnitOverrides.None);
@@ -183,6 +185,18 @@ public sealed class CheckpointEditor
         var artifact = await _sdk.Store.GetArtifactAsync(checkpoint.Id, type, key, ct).ConfigureAwait(false)
             ?? throw new ArtifactNotFoundException(checkpoint.Id, type, key);
         return new Target(checkpoint, phase, spec, artifact);
+    }
+
+    /// <summary>
+    /// Refuses a stale expected version before anything is uploaded or generated (the store checks it again when it
+    /// writes, so a race is still caught there).
+    /// </summary>
+    private static void ThrowIfStale(Target target, EditOptions? options)
+    {
+        if (options?.ExpectedVersion is { } expected && expected != target.Artifact.Version)
+        {
+            throw ConcurrencyConflictException.ForArtifact(target.Checkpoint.Id, target.Artifact.Type, target.Artifact.Key, expected, target.Artifact.Version);
+        }
     }
 
     private async Task<EditResult> WriteAsync(Target target, EditKinds kind, EditOptions? options, Func<Artifact, Task<Replacement>> replace, CancellationToken ct)
