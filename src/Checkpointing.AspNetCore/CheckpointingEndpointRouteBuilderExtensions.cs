@@ -91,10 +91,12 @@ public static class CheckpointingEndpointRouteBuilderExtensions
         group.MapGet("/checkpoints/{checkpointId:guid}/artifacts/{type}/{key}", h.GetArtifact).WithName("GetArtifact").WithSummary("An artifact's current version, with its ETag.").WithProblems(400, 404);
         group.MapPatch("/checkpoints/{checkpointId:guid}/artifacts/{type}/{key}", h.Patch).WithName("PatchArtifact")
             .WithSummary("Applies a JSON Merge Patch (RFC 7396) to an inline JSON artifact such as the spec; If-Match guards the version.")
-            .Accepts<object>("application/merge-patch+json", "application/json").WithProblems(400, 404, 409, 412, 413, 415, 422);
+            .DescribeBody("A JSON Merge Patch (RFC 7396): an object whose members replace, add or (when null) remove members.", ("application/merge-patch+json", Microsoft.OpenApi.JsonSchemaType.Object, null), ("application/json", Microsoft.OpenApi.JsonSchemaType.Object, null))
+            .WithProblems(400, 404, 409, 412, 413, 415, 422);
         group.MapPut("/checkpoints/{checkpointId:guid}/artifacts/{type}/{key}/content", h.Upload).WithName("UploadArtifactContent")
             .WithSummary("Replaces a blob artifact (e.g. a storyboard image) with an upload, streamed (multipart/form-data or the raw bytes); If-Match guards the version.")
-            .Accepts<IFormFile>("multipart/form-data").WithProblems(400, 404, 409, 412, 413, 415);
+            .DescribeBody("The file, as the part 'file' of multipart/form-data or as the raw body; its media type is detected from the bytes.", ("multipart/form-data", Microsoft.OpenApi.JsonSchemaType.Object, null), ("application/octet-stream", Microsoft.OpenApi.JsonSchemaType.String, "binary"))
+            .WithProblems(400, 404, 409, 412, 413, 415);
         group.MapGet("/checkpoints/{checkpointId:guid}/artifacts/{type}/{key}/content", h.GetContent).WithName("GetArtifactContent")
             .WithSummary("The current content: the blob's bytes (with Range support) or the inline JSON.").WithProblems(400, 404);
         group.MapGet("/checkpoints/{checkpointId:guid}/artifacts/{type}/{key}/versions", h.History).WithName("GetArtifactHistory").WithSummary("Every version of the artifact, oldest first.").WithProblems(400, 404);

@@ -111,7 +111,7 @@ internal sealed class CheckpointingEndpoints
         return TypedResults.Ok(RunResponse.From(await runner.CancelAsync(runId, http.RequestAborted).ConfigureAwait(false)));
     }
 
-    public async Task<ServerSentEventsResult<CheckpointEvent>> Watch(HttpContext http, CheckpointQueries queries, Guid runId)
+    public async Task<ServerSentEventsResult<CheckpointEventResponse>> Watch(HttpContext http, CheckpointQueries queries, Guid runId)
     {
         await RequireRunAsync(http, queries, runId).ConfigureAwait(false);
         var after = EventStream.ParseLastEventId(http.Request);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Checkpointing.AspNetCore;
 
@@ -144,3 +145,77 @@ public sealed record ContinueBody(string? Description = null);
 /// <param name="Seed">Use this seed.</param>
 /// <param name="Description">Why (recorded in history).</param>
 public sealed record RegenerateBody(string? Prompt = null, string? Model = null, long? Seed = null, string? Description = null);
+
+/// <summary>
+/// One event of the status stream (the <c>data</c> of an SSE item; the SSE <c>event</c> field is <see cref="Kind"/>).
+/// Fields that do not apply to the kind are omitted.
+/// </summary>
+/// <param name="Kind">phase_started, unit_completed, checkpoint_created, paused, branch_created, artifact_edited, run_completed, run_failed or run_cancelled.</param>
+/// <param name="RunId">The run.</param>
+/// <param name="At">When it happened.</param>
+public sealed record CheckpointEventResponse(string Kind, Guid RunId, DateTimeOffset At)
+{
+    /// <summary>The event's position in the run's stream (the SSE id), when the store numbers events.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? Sequence { get; init; }
+
+    /// <summary>The phase number.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Phase { get; init; }
+
+    /// <summary>The phase name (phase_started).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? PhaseName { get; init; }
+
+    /// <summary>The branch.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Branch { get; init; }
+
+    /// <summary>The branch a new branch was forked from (branch_created).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? ParentBranch { get; init; }
+
+    /// <summary>The checkpoint a new branch was forked from (branch_created).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Guid? ForkedFrom { get; init; }
+
+    /// <summary>The checkpoint concerned.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public Guid? CheckpointId { get; init; }
+
+    /// <summary>The unit that finished (unit_completed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? UnitIndex { get; init; }
+
+    /// <summary>How many units are finished (unit_completed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Completed { get; init; }
+
+    /// <summary>How many units the phase has (unit_completed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Total { get; init; }
+
+    /// <summary>A cost: of the unit, the checkpoint, or the whole run (run_completed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public decimal? Cost { get; init; }
+
+    /// <summary>The artifact type (artifact_edited).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Type { get; init; }
+
+    /// <summary>The artifact key (artifact_edited).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Key { get; init; }
+
+    /// <summary>The artifact's new version (artifact_edited).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? Version { get; init; }
+
+    /// <summary>The kind of edit: patch_json, replace_content or regenerate_unit (artifact_edited).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? EditKind { get; init; }
+
+    /// <summary>The error (run_failed).</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Error { get; init; }
+}

@@ -41,12 +41,41 @@ internal static class EventStream
             : throw new HttpProblemException(400, T.BadRequest, "Bad request", $"Last-Event-ID '{text}' is not an event id of this stream; ids are the events' sequence numbers.");
     }
 
-    public static async IAsyncEnumerable<SseItem<CheckpointEvent>> ReadAsync(CheckpointQueries queries, Guid runId, long? after, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public static async IAsyncEnumerable<SseItem<CheckpointEventResponse>> ReadAsync(CheckpointQueries queries, Guid runId, long? after, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         _ = after; // Resuming needs stored, numbered events; until the SDK has them the stream starts at now.
         await foreach (var e in queries.WatchAsync(runId, cancellationToken).ConfigureAwait(false))
         {
-            yield return new SseItem<CheckpointEvent>(e, KindOf(e));
+            var data = ToResponse(e);
+            yield return new SseItem<CheckpointEventResponse>(data, data.Kind) { EventId = IdOf(data) };
         }
     }
+
+    /// <summary>The SSE id of an event: its sequence number, when it has one.</summary>
+    public static string? IdOf(CheckpointEventResponse e) => e.Sequence?.ToString(CultureInfo.InvariantCulture);
+
+    public static CheckpointEventResponse ToResponse(CheckpointEvent e)
+    {
+        var r = new CheckpointEventResponse(KindOf(e), e.RunId, e.At);
+        return e switch
+        {
+            PhaseStarted p => r with { Phase = p.Phase, PhaseName = p.PhaseName, Branch = p.Branch },
+            UnitCompleted u => r with { Phase = u.Phase, UnitIndex = u.UnitIndex, Completed = u.Completed, Total = u.Total, Cost = u.Cost },
+            CheckpointCreated c => r with { CheckpointId = c.CheckpointId, Phase = c.Phase, Branch = c.Branch, Cost = c.Cost },
+            RunPaused p => r with { CheckpointId = p.CheckpointId, Phase = p.Phase },
+            BranchCreated b => r with { Branch = b.Branch, ParentBranch = b.ParentBranch, ForkedFrom = b.ForkedFrom },
+            ArtifactEdited a => r with { CheckpointId = a.CheckpointId, Type = a.Type, Key = a.Key, Version = a.Version, EditKind = EditKindName(a.Kind) },
+            RunCompleted c => r with { CheckpointId = c.CheckpointId, Cost = c.Cost },
+            RunFailed f => r with { Phase = f.Phase, Error = f.Error },
+            _ => r,
+        };
+    }
+
+    private static string EditKindName(EditKinds kind) => kind switch
+    {
+        EditKinds.PatchJson => "patch_json",
+        EditKinds.ReplaceContent => "replace_content",
+        EditKinds.RegenerateUnit => "regenerate_unit",
+        _ => kind.ToString().ToLowerInvariant(),
+    };
 }
