@@ -116,7 +116,8 @@ internal sealed class CheckpointingEndpoints
         await RequireRunAsync(http, queries, runId).ConfigureAwait(false);
         var after = EventStream.ParseLastEventId(http.Request);
         _log.StreamOpened(runId, after ?? 0);
-        return TypedResults.ServerSentEvents(EventStream.ReadAsync(queries, runId, after, http.RequestAborted));
+        var now = (http.RequestServices.GetService<TimeProvider>() ?? TimeProvider.System).GetUtcNow();
+        return TypedResults.ServerSentEvents(EventStream.Open(queries, runId, after, now, http.RequestAborted));
     }
 
     // ---- checkpoints -----------------------------------------------------------------------------------------------

@@ -150,7 +150,7 @@ public sealed record RegenerateBody(string? Prompt = null, string? Model = null,
 /// One event of the status stream (the <c>data</c> of an SSE item; the SSE <c>event</c> field is <see cref="Kind"/>).
 /// Fields that do not apply to the kind are omitted.
 /// </summary>
-/// <param name="Kind">phase_started, unit_completed, checkpoint_created, paused, branch_created, artifact_edited, run_completed, run_failed or run_cancelled.</param>
+/// <param name="Kind">connected (the first item of every stream), phase_started, unit_completed, checkpoint_created, paused, branch_created, artifact_edited, run_completed, run_failed or run_cancelled.</param>
 /// <param name="RunId">The run.</param>
 /// <param name="At">When it happened.</param>
 public sealed record CheckpointEventResponse(string Kind, Guid RunId, DateTimeOffset At)

@@ -41,10 +41,24 @@ internal static class EventStream
             : throw new HttpProblemException(400, T.BadRequest, "Bad request", $"Last-Event-ID '{text}' is not an event id of this stream; ids are the events' sequence numbers.");
     }
 
-    public static async IAsyncEnumerable<SseItem<CheckpointEventResponse>> ReadAsync(CheckpointQueries queries, Guid runId, long? after, [EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The kind of the first item of every stream: the subscription is live, later events will arrive.</summary>
+    public const string Connected = "connected";
+
+    /// <summary>
+    /// Subscribes now (before the response starts), then streams: a <see cref="Connected"/> item, and every event of
+    /// the run after <paramref name="after"/>.
+    /// </summary>
+    public static IAsyncEnumerable<SseItem<CheckpointEventResponse>> Open(CheckpointQueries queries, Guid runId, long? after, DateTimeOffset now, CancellationToken cancellationToken)
     {
         _ = after; // Resuming needs stored, numbered events; until the SDK has them the stream starts at now.
-        await foreach (var e in queries.WatchAsync(runId, cancellationToken).ConfigureAwait(false))
+        var events = queries.WatchAsync(runId, cancellationToken);
+        return ReadAsync(events, new CheckpointEventResponse(Connected, runId, now), cancellationToken);
+    }
+
+    private static async IAsyncEnumerable<SseItem<CheckpointEventResponse>> ReadAsync(IAsyncEnumerable<CheckpointEvent> events, CheckpointEventResponse connected, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        yield return new SseItem<CheckpointEventResponse>(connected, Connected);
+        await foreach (var e in events.WithCancellation(cancellationToken).ConfigureAwait(false))
         {
             var data = ToResponse(e);
             yield return new SseItem<CheckpointEventResponse>(data, data.Kind) { EventId = IdOf(data) };
