@@ -25,15 +25,12 @@ internal static class ReviewAssets
     {
         var files = Load(prefix, api);
         var group = endpoints.MapGroup(prefix).ExcludeFromDescription();
-        group.MapGet("/", (HttpContext http) => Serve(http, files["index.html"]));
+        group.MapGet("/", (HttpContext http) =>
+            http.Request.Path.Value is { } path && !path.EndsWith('/')
+                ? Results.Redirect(http.Request.PathBase + path + "/" + http.Request.QueryString) // relative asset URLs need the slash
+                : Serve(http, files["index.html"]));
         group.MapGet("/{file}", (HttpContext http, string file) =>
             files.TryGetValue(file, out var asset) ? Serve(http, asset) : Results.NotFound());
-        if (prefix.Length > 0)
-        {
-            // "/review" without the slash: relative asset URLs need the trailing slash.
-            endpoints.MapGet(prefix, (HttpContext http) => Results.Redirect(http.Request.PathBase + prefix + "/" + http.Request.QueryString)).ExcludeFromDescription();
-        }
-
         return group;
     }
 

@@ -38,6 +38,7 @@ public static class Commands
         root.Subcommands.Add(HistoryCommand());
         root.Subcommands.Add(Export());
         root.Subcommands.Add(Demo.Command());
+        root.Subcommands.Add(Serve.Command());
         return root;
     }
 

@@ -27,6 +27,13 @@ public static class AppHost
             ApplicationName = "VideoPipeline",
             ContentRootPath = AppContext.BaseDirectory,
         });
+        Configure(builder, dataOverride);
+        return builder.Build();
+    }
+
+    /// <summary>Configures a host builder (the generic host's, or a web application's for <c>serve</c>).</summary>
+    public static void Configure(IHostApplicationBuilder builder, string? dataOverride)
+    {
         builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true);
         builder.Configuration.AddEnvironmentVariables();
         if (!string.IsNullOrWhiteSpace(dataOverride))
@@ -69,8 +76,6 @@ public static class AppHost
                 Providers.AddBackend(sdk, settings, builder.Configuration);
             },
             options => options.DefaultMaxConcurrency = 2);
-
-        return builder.Build();
     }
 
     /// <summary>Runs the start-up validation of every option registered with ValidateOnStart, reporting all errors at once.</summary>
