@@ -8,6 +8,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 results="$(mktemp -d)"
 . tests/infra/postgres.sh
 . tests/infra/s3.sh
+. tests/infra/chromium.sh
 trap 'pg_stop; s3_stop; rm -rf "$results"' EXIT
 trap 'exit 130' INT TERM
 
@@ -22,6 +23,10 @@ fi
 if [ -z "${CHECKPOINTING_S3_URL:-}" ]; then
   s3_start || echo "s3: could not start the emulator; the S3 tests will fail" >&2
 fi
+
+# Debian's chromium for the review page's browser test (installed with apt-get when root and missing), unless
+# CHECKPOINTING_CHROMIUM names one. When there is none the browser test fails and says how to get one.
+chromium_ensure || echo "chromium: none available; the browser test will fail" >&2
 
 dotnet build Checkpointing.sln -c Release -nologo -v minimal || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 
