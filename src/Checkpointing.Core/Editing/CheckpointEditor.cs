@@ -80,7 +80,8 @@ public sealed class CheckpointEditor
 
     /// <summary>
     /// Replaces a blob artifact's content with an upload. The media type is detected from the bytes (not a file name)
-    /// and must be one the artifact type accepts; the size must be within its limit.
+    /// and must be one the artifact type accepts; the size must be within its limit; and the content must be a complete,
+    /// well-formed file of that type (<see cref="MediaChecks"/>: PNG, JPEG, WebP, GIF, MP4, QuickTime, HEIC, AVIF).
     /// </summary>
     /// <param name="checkpointId">The checkpoint that owns the artifact.</param>
     /// <param name="type">The artifact type, e.g. <c>beat_image</c>.</param>
@@ -90,6 +91,7 @@ public sealed class CheckpointEditor
     /// <param name="cancellationToken">Cancels the edit.</param>
     /// <exception cref="MediaTypeNotAllowedException">The bytes are not of an accepted media type.</exception>
     /// <exception cref="ContentTooLargeException">The upload is over the limit.</exception>
+    /// <exception cref="InvalidContentException">The bytes start like an accepted type but are not a complete, well-formed file of it (e.g. a cut-short PNG).</exception>
     public async Task<EditResult> ReplaceContentAsync(Guid checkpointId, string type, string key, Stream content, EditOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
@@ -109,9 +111,10 @@ public sealed class CheckpointEditor
         }
 
         BlobReference blob;
-        using (var limited = ContentInspector.Limited(header, length, content, spec.MaxBytes, type))
+        var checkedContent = await ContentInspector.BufferCheckedAsync(header, length, content, spec.MaxBytes, type, detected, cancellationToken).ConfigureAwait(false);
+        await using (checkedContent.ConfigureAwait(false))
         {
-            blob = await _sdk.Blobs.PutAsync(limited, detected, cancellationToken).ConfigureAwait(false);
+            blob = await _sdk.Blobs.PutAsync(checkedContent, detected, cancellationToken).ConfigureAwait(false);
         }
 
         var metadata = new ArtifactMetadata(Extra: JsonSerializer.SerializeToElement(new { source = "upload" }));

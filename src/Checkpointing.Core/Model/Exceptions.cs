@@ -268,3 +268,13 @@ public sealed class UnsupportedCharacterException(string field, string character
     /// <summary>The 0-based position of the character in the value (for JSON, in its text).</summary>
     public long Position { get; } = position;
 }
+
+/// <summary>Uploaded bytes carry an accepted media type's signature but are not a complete, well-formed file of that type.</summary>
+public sealed class InvalidContentException(string type, string mediaType, string problem)
+    : CheckpointingException($"The upload for '{type}' starts like {mediaType} but is not a complete, valid file: {problem}. Upload the whole file again, or export it again from the editor that made it.")
+{
+    /// <summary>The media type detected from the signature.</summary>
+    public string MediaType { get; } = mediaType;
+    /// <summary>What is wrong with the content.</summary>
+    public string Problem { get; } = problem;
+}
