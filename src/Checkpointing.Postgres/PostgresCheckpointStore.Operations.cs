@@ -43,7 +43,11 @@ public sealed partial class PostgresCheckpointStore
         InTransactionAsync("GetRun", db => FindRunAsync(db, runId), cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default) =>
+        ListRunsAsync(ownerId, limit, null, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId, int limit, RunCursor? after, CancellationToken cancellationToken = default)
     {
         if (limit <= 0)
         {
@@ -52,11 +56,24 @@ public sealed partial class PostgresCheckpointStore
 
         return InTransactionAsync<IReadOnlyList<Run>>("ListRuns", async db => await QueryAsync(db, MapRun, $"""
             SELECT {RunColumns} FROM {_s}.runs
-            WHERE @owner::text IS NULL OR owner_id = @owner::text
+            WHERE (@owner::text IS NULL OR owner_id = @owner::text)
+              AND (@after_at::timestamptz IS NULL OR (created_at, id) < (@after_at::timestamptz, @after_id::uuid))
             ORDER BY created_at DESC, id DESC
             LIMIT @limit;
-            """, ("owner", ownerId), ("limit", limit)).ConfigureAwait(false), cancellationToken);
+            """, ("owner", ownerId), ("limit", limit), ("after_at", after?.CreatedAt), ("after_id", after?.Id)).ConfigureAwait(false), cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task<Run> SetRunBudgetAsync(Guid runId, decimal? budget, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        InTransactionAsync("SetRunBudget", async db =>
+        {
+            var updated = await QueryAsync(db, MapRun, $"""
+                UPDATE {_s}.runs SET budget = @budget, updated_at = @at
+                WHERE id = @id
+                RETURNING {RunColumns};
+                """, ("id", runId), ("budget", budget), ("at", at)).ConfigureAwait(false);
+            return updated.Count == 1 ? updated[0] : throw new RunNotFoundException(runId);
+        }, cancellationToken);
 
     /// <inheritdoc />
     public Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default)

@@ -60,8 +60,21 @@ internal static class PostgresExceptionTransformer
                 return new CheckpointingException(
                     $"PostgreSQL {operation} failed: the store's tables do not exist ({exception.MessageText}). " +
                     "Set PostgresStoreOptions.ApplyMigrations = true or call PostgresCheckpointStore.MigrateAsync() before use.", exception);
+            case PostgresErrorCodes.UntranslatableCharacter: // 22P05, e.g. \u0000 in jsonb
+            case PostgresErrorCodes.CharacterNotInRepertoire:
+                return new CheckpointingException(
+                    $"PostgreSQL {operation} was refused ({exception.SqlState}): a text or JSON value holds a character PostgreSQL cannot store, " +
+                    "such as U+0000 (NUL) or half of a surrogate pair. Remove it from the value and try again. " +
+                    $"Server: {exception.MessageText}{Details(exception)}", exception);
             default:
-                return new CheckpointingException($"PostgreSQL {operation} failed with {exception.SqlState}: {exception.MessageText}", exception);
+                return new CheckpointingException(
+                    $"PostgreSQL {operation} failed with {exception.SqlState} ({exception.Severity}): {exception.MessageText}{Details(exception)}. " +
+                    "The operation was rolled back; check the value or the server's log, then retry.", exception);
         }
     }
+
+    private static string Details(PostgresException exception) =>
+        (string.IsNullOrWhiteSpace(exception.Detail) ? "" : $" Detail: {exception.Detail}")
+        + (string.IsNullOrWhiteSpace(exception.Hint) ? "" : $" Hint: {exception.Hint}")
+        + (exception.TableName is null ? "" : $" (table {exception.TableName}{(exception.ColumnName is null ? "" : $", column {exception.ColumnName}")})");
 }

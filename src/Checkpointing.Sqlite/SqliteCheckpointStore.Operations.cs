@@ -48,7 +48,11 @@ public sealed partial class SqliteCheckpointStore
         ReadAsync((c, tx) => FindRun(c, tx, runId), cancellationToken);
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default) =>
+        ListRunsAsync(ownerId, limit, null, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId, int limit, RunCursor? after, CancellationToken cancellationToken = default)
     {
         if (limit <= 0)
         {
@@ -57,11 +61,25 @@ public sealed partial class SqliteCheckpointStore
 
         return ReadAsync<IReadOnlyList<Run>>((c, tx) => Query(c, tx, MapRun, $"""
             SELECT {RunColumns} FROM runs
-            WHERE $owner IS NULL OR owner_id = $owner
+            WHERE ($owner IS NULL OR owner_id = $owner)
+              AND ($after_ticks IS NULL OR created_ticks < $after_ticks OR (created_ticks = $after_ticks AND id < $after_id))
             ORDER BY created_ticks DESC, id DESC
             LIMIT $limit;
-            """, ("$owner", ownerId), ("$limit", limit)), cancellationToken);
+            """, ("$owner", ownerId), ("$limit", limit), ("$after_ticks", after?.CreatedAt.UtcTicks), ("$after_id", after?.Id)), cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task<Run> SetRunBudgetAsync(Guid runId, decimal? budget, DateTimeOffset at, CancellationToken cancellationToken = default) =>
+        WriteAsync("SetRunBudget", (c, tx) =>
+        {
+            var updated = Execute(c, tx, "UPDATE runs SET budget = $budget, updated_at = $at WHERE id = $id;", ("$id", runId), ("$budget", budget), ("$at", at));
+            if (updated == 0)
+            {
+                throw new RunNotFoundException(runId);
+            }
+
+            return FindRun(c, tx, runId)!;
+        }, cancellationToken);
 
     /// <inheritdoc />
     public Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default)

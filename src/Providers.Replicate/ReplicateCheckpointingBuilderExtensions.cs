@@ -38,13 +38,11 @@ public static class ReplicateCheckpointingBuilderExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<ReplicateOptions>, ReplicateEnvironmentDefaults>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ReplicateOptions>, ReplicateOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
-        services.TryAddSingleton(typeof(ILogger<>), typeof(Logger<>));
         services.AddHttpClient(ReplicateBackend.HttpClientName, client => client.Timeout = Timeout.InfiniteTimeSpan);
         services.TryAddSingleton(sp => new ReplicateBackend(
             sp.GetRequiredService<IHttpClientFactory>(),
             sp.GetRequiredService<IOptions<ReplicateOptions>>().Value,
-            sp.GetRequiredService<ILogger<ReplicateBackend>>(),
+            (sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance).CreateLogger<ReplicateBackend>(),
             sp.GetRequiredService<TimeProvider>()));
         builder.AddBackend<ReplicateBackend>(ReplicateBackend.BackendName);
         return builder;

@@ -98,6 +98,54 @@ public abstract partial class CheckpointStoreConformanceTests
     }
 
     [Fact]
+    public async Task ListRuns_after_a_cursor_continues_where_the_page_ended_also_between_runs_created_at_the_same_time()
+    {
+        var runs = new List<Run>();
+        for (var i = 0; i < 5; i++)
+        {
+            runs.Add(await CreateRunAsync("alice", T0));
+        }
+
+        runs.Add(await CreateRunAsync("alice", T0.AddMinutes(1)));
+        await CreateRunAsync("bob", T0);
+        var all = await Store.ListRunsAsync("alice", 100, Ct);
+
+        var paged = new List<Run>();
+        RunCursor? cursor = null;
+        for (var page = 0; page < 3; page++)
+        {
+            var next = await Store.ListRunsAsync("alice", 2, cursor, Ct);
+            Assert.Equal(2, next.Count);
+            paged.AddRange(next);
+            cursor = RunCursor.After(next[^1]);
+        }
+
+        Assert.Empty(await Store.ListRunsAsync("alice", 2, cursor, Ct));
+        Assert.Equal(runs[5].Id, all[0].Id);
+        Assert.Equal(all.Select(r => r.Id), paged.Select(r => r.Id));
+        Assert.Equal(runs.Select(r => r.Id).Order(), paged.Select(r => r.Id).Order());
+    }
+
+    [Fact]
+    public async Task SetRunBudget_changes_only_the_budget_and_the_update_time()
+    {
+        var run = await CreateRunAsync();
+        await Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Failed, 2, "main", null, "over budget"), T0.AddMinutes(5), Ct);
+        var before = (await Store.GetRunAsync(run.Id, Ct))!;
+
+        var raised = await Store.SetRunBudgetAsync(run.Id, 99.25m, T0.AddHours(1), Ct);
+        var read = (await Store.GetRunAsync(run.Id, Ct))!;
+        var removed = await Store.SetRunBudgetAsync(run.Id, null, T0.AddHours(2), Ct);
+
+        Assert.Equal(before with { Budget = 99.25m, UpdatedAt = T0.AddHours(1) }, raised with { Input = before.Input });
+        Assert.Equal(99.25m, read.Budget);
+        Assert.Equal(T0.AddHours(1), read.UpdatedAt);
+        Assert.Null(removed.Budget);
+        Assert.Null((await Store.GetRunAsync(run.Id, Ct))!.Budget);
+        await Assert.ThrowsAsync<RunNotFoundException>(() => Store.SetRunBudgetAsync(Guid.NewGuid(), 1m, T0, Ct));
+    }
+
+    [Fact]
     public async Task UpdateRunState_sets_the_state_and_returns_the_updated_run()
     {
         var run = await CreateRunAsync();

@@ -144,16 +144,44 @@ public class EditValidationTests : IAsyncLifetime
     public Task Stale_expected_version_on_a_regeneration_pays_for_nothing() =>
         AssertUnchangedAsync<ConcurrencyConflictException>(() => _host.Editor.RegenerateUnitAsync(_storyboard.Id, 2, new UnitOverrides(Prompt: "late"), new EditOptions(ExpectedVersion: 7), Ct));
 
+    [Theory]
+    [InlineData(20)]
+    [InlineData(200)]
+    [InlineData(-1)]
+    public async Task A_cut_short_png_is_refused_by_its_structure(int length)
+    {
+        var png = TestMedia.Png(64, 64);
+        var cut = png[..(length < 0 ? png.Length - 1 : length)];
+
+        await AssertUnchangedAsync<InvalidContentException>(() => _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new MemoryStream(cut), cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<InvalidContentException>(() => _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new UnseekableStream(cut), cancellationToken: Ct));
+        Assert.Equal(MediaTypes.Png, error.MediaType);
+        Assert.Contains("Upload the whole file again", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public Task A_png_signature_on_other_bytes_is_refused() =>
+        AssertUnchangedAsync<InvalidContentException>(() => _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new MemoryStream(FakeBackend.Png("not really")), cancellationToken: Ct));
+
+    [Fact]
+    public async Task Whole_jpeg_and_webp_uploads_are_accepted()
+    {
+        var jpeg = await _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_2", new MemoryStream(TestMedia.Jpeg()), cancellationToken: Ct);
+        var webp = await _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_3", new MemoryStream(TestMedia.WebP()), cancellationToken: Ct);
+
+        Assert.Equal((MediaTypes.Jpeg, MediaTypes.WebP), (jpeg.Artifact.Content.Blob!.MediaType, webp.Artifact.Content.Blob!.MediaType));
+    }
+
     [Fact]
     public async Task A_valid_upload_is_accepted_by_its_bytes()
     {
-        var result = await _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new UnseekableStream(FakeBackend.Png("uploaded")), new EditOptions(ExpectedVersion: 1, EditedBy: "ana"), Ct);
+        var result = await _host.Editor.ReplaceContentAsync(_storyboard.Id, "beat_image", "beat_1", new UnseekableStream(TestMedia.Png(seed: 42)), new EditOptions(ExpectedVersion: 1, EditedBy: "ana"), Ct);
 
         Assert.Equal((2, MediaTypes.Png, "ana"), (result.Artifact.Version, result.Artifact.Content.Blob!.MediaType, result.Artifact.UpdatedBy));
         await using var stream = await _host.Blobs.OpenReadAsync(result.Artifact.Content.Blob.Hash, Ct);
         using var copy = new MemoryStream();
         await stream.CopyToAsync(copy, Ct);
-        Assert.Equal(FakeBackend.Png("uploaded"), copy.ToArray());
+        Assert.Equal(TestMedia.Png(seed: 42), copy.ToArray());
     }
 
     private static byte[] Oversized()

@@ -76,6 +76,33 @@ public class DependencyInjectionTests
     }
 
     [Fact]
+    public void Input_limits_are_validated_at_start()
+    {
+        var services = new ServiceCollection();
+        services.AddCheckpointing(b => b.AddPipeline("p", p => p.AddPhase(new NoopPhase())), o =>
+        {
+            o.MaxInlineJsonBytes = 0;
+            o.MaxTextLength = -1;
+            o.MaxIdentityLength = 100_000;
+        });
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<CheckpointRunner>());
+
+        Assert.Contains("CheckpointingOptions.MaxInlineJsonBytes is 0; set it between 1024 and 67108864.", error.Failures);
+        Assert.Contains("CheckpointingOptions.MaxTextLength is -1; set it between 16 and 1048576.", error.Failures);
+        Assert.Contains("CheckpointingOptions.MaxIdentityLength is 100000; set it between 1 and 512.", error.Failures);
+    }
+
+    [Fact]
+    public void Input_limits_have_documented_defaults()
+    {
+        var options = new CheckpointingOptions();
+
+        Assert.Equal((1024 * 1024, 16 * 1024, 256), (options.MaxInlineJsonBytes, options.MaxTextLength, options.MaxIdentityLength));
+    }
+
+    [Fact]
     public void Defaults_are_documented_values()
     {
         var options = new CheckpointingOptions();

@@ -41,4 +41,36 @@ public class LoggingTests
         Assert.IsType<GenerationException>(error.Exception);
         Assert.Contains("safety filter", error.Exception!.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Logging_added_after_AddCheckpointing_still_gets_the_sdk_logs()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(new FakeBackend());
+        services.AddCheckpointing(b => b.AddVideoPipeline().UseFileSystemBlobStore(o => o.RootPath = Path.Combine(Path.GetTempPath(), "checkpointing-tests", Guid.NewGuid().ToString("N"))));
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Debug).AddFakeLogging());
+        await using var provider = services.BuildServiceProvider();
+        var collector = provider.GetFakeLogCollector();
+
+        var started = await provider.GetRequiredService<CheckpointRunner>().StartAsync(
+            new StartRunRequest(VideoPipeline.Name, "user-1", VideoPipeline.Input()), TestContext.Current.CancellationToken);
+
+        Assert.Contains(collector.GetSnapshot(), l => l.Id.Id == 1 && l.Message.Contains(started.Run.Id.ToString(), StringComparison.Ordinal));
+        Assert.Contains(collector.GetSnapshot(), l => l.Id.Id == 3 && l.Category == "Checkpointing");
+    }
+
+    [Fact]
+    public async Task Without_logging_the_sdk_runs_and_registers_no_logger_factory_of_its_own()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton(new FakeBackend());
+        services.AddCheckpointing(b => b.AddVideoPipeline().UseFileSystemBlobStore(o => o.RootPath = Path.Combine(Path.GetTempPath(), "checkpointing-tests", Guid.NewGuid().ToString("N"))));
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
+
+        Assert.DoesNotContain(services, d => d.ServiceType == typeof(ILoggerFactory));
+        var started = await provider.GetRequiredService<CheckpointRunner>().StartAsync(
+            new StartRunRequest(VideoPipeline.Name, "user-1", VideoPipeline.Input()), TestContext.Current.CancellationToken);
+        Assert.Equal(RunStatus.Paused, started.Status);
+        Assert.NotNull(provider.GetService<BlobGarbageCollector>());
+    }
 }

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Checkpointing.Providers.Replicate.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace Checkpointing.Providers.Replicate.Tests;
 
@@ -94,5 +96,27 @@ public sealed class LoggingTests
             Assert.Contains(measurements, m => m.Name == "replicate.predictions.completed");
             Assert.Contains(measurements, m => m.Name == "replicate.cost" && Math.Abs(m.Value - 0.025) < 1e-9);
         }
+    }
+
+    [Fact]
+    public async Task Logging_added_after_UseReplicate_still_gets_the_backend_logs()
+    {
+        await using var fake = await FakeReplicateServer.StartAsync();
+        fake.Models[ReplicateModels.FluxDev] = new FakeModel { Files = 1 };
+        var logs = new ListLoggerProvider();
+        var collection = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        collection.AddCheckpointing(b => b.UseReplicate(o =>
+        {
+            o.ApiToken = FakeReplicateServer.Token;
+            o.BaseUrl = fake.BaseUrl;
+            o.PollInterval = TimeSpan.FromMilliseconds(20);
+            o.SyncModels.Clear();
+        }));
+        collection.AddLogging(b => b.SetMinimumLevel(Microsoft.Extensions.Logging.LogLevel.Debug).AddProvider(logs));
+        await using var services = collection.BuildServiceProvider(validateScopes: true);
+
+        await services.Backend().WaitAsync(await services.Backend().SubmitAsync(ReplicateModels.Image("x", model: ReplicateModels.FluxDev), Ct), Ct);
+
+        Assert.Contains(logs.Entries, e => e.Category.Contains("ReplicateBackend", StringComparison.Ordinal));
     }
 }

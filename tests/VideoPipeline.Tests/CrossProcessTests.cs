@@ -45,7 +45,7 @@ public sealed class CrossProcessTests
         var history = await app.SucceedAsync("history", plan, "spec");
         Assert.Contains($"spec/spec of checkpoint {plan}: 2 versions, current v2", history.Stdout);
         Assert.Matches(@"\| 1 \| -\s+\|.*\| -\s+\| spec: 3 beats, 9 s, mood calm", history.Stdout);
-        Assert.Matches(@"\| 2 \| v1\s+\|.*\| more energy \| spec: 3 beats, 9 s, mood energetic", history.Stdout);
+        Assert.Matches(@"\| 2 \| v1\s+\|.*\| PatchJson: more energy \| spec: 3 beats, 9 s, mood energetic", history.Stdout);
 
         var onBranch = await app.SucceedAsync("checkpoints", "--branch", "main-1");
         Assert.Contains($"run {runId}: 1 checkpoints on main-1", onBranch.Stdout);

@@ -16,6 +16,21 @@ public sealed class CheckpointingOptions
     /// <summary>The default number of units a unit-based phase runs at once, when the phase does not say.</summary>
     /// <value>Default: 4. Must be between 1 and 256.</value>
     public int DefaultMaxConcurrency { get; set; } = 4;
+
+    /// <summary>
+    /// The largest inline JSON value accepted, in bytes of UTF-8 text: a run's input, a merge patch and its result, and
+    /// JSON a phase stores. An <see cref="ArtifactSpec.MaxJsonBytes"/> overrides it for one artifact type.
+    /// </summary>
+    /// <value>Default: 1 MiB. Must be between 1 KiB and 64 MiB.</value>
+    public long MaxInlineJsonBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>The longest free text accepted, in characters: prompts (and prompt overrides), model names, descriptions.</summary>
+    /// <value>Default: 16384. Must be between 16 and 1048576.</value>
+    public int MaxTextLength { get; set; } = 16 * 1024;
+
+    /// <summary>The longest identity accepted, in characters: owner ids, who continues or edits (requester, editor).</summary>
+    /// <value>Default: 256. Must be between 1 and 512 (stores index owner ids).</value>
+    public int MaxIdentityLength { get; set; } = 256;
 }
 
 internal sealed class CheckpointingOptionsValidator : IValidateOptions<CheckpointingOptions>
@@ -36,6 +51,21 @@ internal sealed class CheckpointingOptionsValidator : IValidateOptions<Checkpoin
         if (options.DefaultMaxConcurrency is < 1 or > 256)
         {
             errors.Add($"CheckpointingOptions.DefaultMaxConcurrency is {options.DefaultMaxConcurrency}; set it between 1 and 256.");
+        }
+
+        if (options.MaxInlineJsonBytes is < 1024 or > 64L * 1024 * 1024)
+        {
+            errors.Add($"CheckpointingOptions.MaxInlineJsonBytes is {options.MaxInlineJsonBytes}; set it between 1024 and 67108864.");
+        }
+
+        if (options.MaxTextLength is < 16 or > 1024 * 1024)
+        {
+            errors.Add($"CheckpointingOptions.MaxTextLength is {options.MaxTextLength}; set it between 16 and 1048576.");
+        }
+
+        if (options.MaxIdentityLength is < 1 or > 512)
+        {
+            errors.Add($"CheckpointingOptions.MaxIdentityLength is {options.MaxIdentityLength}; set it between 1 and 512.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -12,8 +12,10 @@ public static class CheckpointingServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the runner (<see cref="CheckpointRunner"/>), the editor (<see cref="CheckpointEditor"/>), the queries
-    /// (<see cref="CheckpointQueries"/>) and the defaults: an in-memory metadata store, a file-system blob store and an
-    /// in-process event bus. Calling it again adds to the same configuration.
+    /// (<see cref="CheckpointQueries"/>), the <see cref="BlobGarbageCollector"/> and the defaults: an in-memory metadata
+    /// store, a file-system blob store and an in-process event bus. Calling it again adds to the same configuration.
+    /// No logger factory is registered: the SDK logs through the application's <c>ILoggerFactory</c> when there is one
+    /// (whether <c>AddLogging</c> is called before or after this method), and logs nothing otherwise.
     /// </summary>
     /// <param name="services">The service collection.</param>
     /// <param name="configure">Adds pipelines, stores and backends.</param>
@@ -34,13 +36,24 @@ public static class CheckpointingServiceCollectionExtensions
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CheckpointingOptions>, CheckpointingOptionsValidator>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FileSystemBlobStoreOptions>, FileSystemBlobStoreOptionsValidator>());
             services.TryAddSingleton(TimeProvider.System);
-            services.TryAddSingleton<ILoggerFactory>(NullLoggerFactory.Instance);
-            services.TryAddSingleton(typeof(ILogger<>), typeof(Logger<>));
             services.TryAddSingleton<ICheckpointStore, InMemoryCheckpointStore>();
             services.TryAddSingleton<IBlobStore, FileSystemBlobStore>();
             services.TryAddSingleton<ICheckpointEventBus, InMemoryEventBus>();
             services.TryAddSingleton<PipelineRegistry>();
-            services.TryAddSingleton<SdkServices>();
+            services.TryAddSingleton(sp => new SdkServices(
+                sp.GetRequiredService<ICheckpointStore>(),
+                sp.GetRequiredService<IBlobStore>(),
+                sp.GetRequiredService<ICheckpointEventBus>(),
+                sp.GetRequiredService<PipelineRegistry>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetRequiredService<IOptions<CheckpointingOptions>>(),
+                sp.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance,
+                sp));
+            services.TryAddSingleton(sp => new BlobGarbageCollector(
+                sp.GetRequiredService<ICheckpointStore>(),
+                sp.GetRequiredService<IBlobStore>(),
+                sp.GetRequiredService<TimeProvider>(),
+                sp.GetService<ILoggerFactory>()?.CreateLogger<BlobGarbageCollector>()));
             services.TryAddSingleton<RunExecutor>();
             services.TryAddSingleton(sp => new CheckpointRunner(sp.GetRequiredService<RunExecutor>()));
             services.TryAddSingleton(sp => new CheckpointEditor(sp.GetRequiredService<RunExecutor>()));

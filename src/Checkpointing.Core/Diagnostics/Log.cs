@@ -45,4 +45,7 @@ internal static partial class Log
 
     [LoggerMessage(14, LogLevel.Information, "Blob garbage collection deleted {Deleted} of {Scanned} blobs")]
     public static partial void BlobsCollected(this ILogger logger, int deleted, int scanned);
+
+    [LoggerMessage(30, LogLevel.Information, "Run {RunId}: budget set to {Budget}")]
+    public static partial void BudgetSet(this ILogger logger, Guid runId, decimal? budget);
 }

@@ -11,7 +11,7 @@ namespace Checkpointing;
 /// artifact changed since; when null, the edit is re-applied on top of concurrent edits.
 /// </param>
 /// <param name="EditedBy">Who edits (recorded in history).</param>
-/// <param name="Description">Why (recorded in history).</param>
+/// <param name="Description">Why; recorded in history after the edit's kind, e.g. <c>PatchJson: shorter beat 2</c>.</param>
 public sealed record EditOptions(int? ExpectedVersion = null, string? EditedBy = null, string? Description = null);
 
 /// <summary>The outcome of an edit.</summary>
@@ -48,7 +48,10 @@ public sealed class CheckpointEditor
     public async Task<EditResult> PatchJsonAsync(Guid checkpointId, string type, string key, string mergePatch, EditOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(mergePatch);
+        CheckOptions(options);
         var target = await ResolveAsync(checkpointId, type, key, EditKinds.PatchJson, cancellationToken).ConfigureAwait(false);
+        var jsonLimit = target.Spec.MaxJsonBytes ?? _sdk.Options.MaxInlineJsonBytes;
+        InputRules.JsonText(mergePatch, "The merge patch", jsonLimit);
         var patch = JsonMergePatch.Parse(mergePatch);
         if (patch is not JsonObject)
         {
@@ -64,6 +67,7 @@ public sealed class CheckpointEditor
 
             var patched = JsonMergePatch.Apply(JsonNode.Parse(json.GetRawText()), patch);
             var element = JsonSerializer.SerializeToElement(patched);
+            InputRules.Json(element, $"The patched '{type}/{key}'", jsonLimit);
             var errors = target.Phase.Validate(type, element);
             if (errors.Count > 0)
             {
@@ -76,7 +80,8 @@ public sealed class CheckpointEditor
 
     /// <summary>
     /// Replaces a blob artifact's content with an upload. The media type is detected from the bytes (not a file name)
-    /// and must be one the artifact type accepts; the size must be within its limit.
+    /// and must be one the artifact type accepts; the size must be within its limit; and the content must be a complete,
+    /// well-formed file of that type (<see cref="MediaChecks"/>: PNG, JPEG, WebP, GIF, MP4, QuickTime, HEIC, AVIF).
     /// </summary>
     /// <param name="checkpointId">The checkpoint that owns the artifact.</param>
     /// <param name="type">The artifact type, e.g. <c>beat_image</c>.</param>
@@ -86,9 +91,11 @@ public sealed class CheckpointEditor
     /// <param name="cancellationToken">Cancels the edit.</param>
     /// <exception cref="MediaTypeNotAllowedException">The bytes are not of an accepted media type.</exception>
     /// <exception cref="ContentTooLargeException">The upload is over the limit.</exception>
+    /// <exception cref="InvalidContentException">The bytes start like an accepted type but are not a complete, well-formed file of it (e.g. a cut-short PNG).</exception>
     public async Task<EditResult> ReplaceContentAsync(Guid checkpointId, string type, string key, Stream content, EditOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
+        CheckOptions(options);
         var target = await ResolveAsync(checkpointId, type, key, EditKinds.ReplaceContent, cancellationToken).ConfigureAwait(false);
         ThrowIfStale(target, options);
         var spec = target.Spec;
@@ -104,9 +111,10 @@ public sealed class CheckpointEditor
         }
 
         BlobReference blob;
-        using (var limited = ContentInspector.Limited(header, length, content, spec.MaxBytes, type))
+        var checkedContent = await ContentInspector.BufferCheckedAsync(header, length, content, spec.MaxBytes, type, detected, cancellationToken).ConfigureAwait(false);
+        await using (checkedContent.ConfigureAwait(false))
         {
-            blob = await _sdk.Blobs.PutAsync(limited, detected, cancellationToken).ConfigureAwait(false);
+            blob = await _sdk.Blobs.PutAsync(checkedContent, detected, cancellationToken).ConfigureAwait(false);
         }
 
         var metadata = new ArtifactMetadata(Extra: JsonSerializer.SerializeToElement(new { source = "upload" }));
@@ -124,6 +132,9 @@ public sealed class CheckpointEditor
     /// <exception cref="EditNotAllowedException">The phase is not unit-based or does not allow regeneration.</exception>
     public async Task<EditResult> RegenerateUnitAsync(Guid checkpointId, int unitIndex, UnitOverrides? overrides = null, EditOptions? options = null, CancellationToken cancellationToken = default)
     {
+        CheckOptions(options);
+        InputRules.Text(overrides?.Prompt, "UnitOverrides.Prompt", _sdk.Options.MaxTextLength);
+        InputRules.Text(overrides?.Model, "UnitOverrides.Model", _sdk.Options.MaxTextLength);
         var checkpoint = await _sdk.GetCheckpointAsync(checkpointId, cancellationToken).ConfigureAwait(false);
         var run = await _sdk.GetRunAsync(checkpoint.RunId, cancellationToken).ConfigureAwait(false);
         var pipeline = _sdk.Pipelines.Get(run.Pipeline);
@@ -148,10 +159,36 @@ public sealed class CheckpointEditor
         var result = await phase.GenerateUnitAsync(context, cancellationToken).ConfigureAwait(false);
         var cost = result.Cost + context.GenerationCost;
         var metadata = (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost };
+        InputRules.Content(result.Content, metadata, $"Phase '{phase.Name}' artifact {target.Artifact.Type}/{key}", target.Spec.MaxJsonBytes ?? _sdk.Options.MaxInlineJsonBytes, _sdk.Options.MaxTextLength);
         var edit = await WriteAsync(target, EditKinds.RegenerateUnit, options, _ =>
             Task.FromResult(new Replacement(result.Content, metadata, cost, null)), cancellationToken).ConfigureAwait(false);
         await _sdk.Store.ClearJournalAsync(run.Id, executionKey, CancellationToken.None).ConfigureAwait(false);
         return edit;
+    }
+
+    /// <summary>
+    /// Regenerates the unit that produced the artifact <paramref name="type"/>/<paramref name="key"/>, addressed like
+    /// the other edits (<see cref="PatchJsonAsync"/>, <see cref="ReplaceContentAsync"/>); the same as
+    /// <see cref="RegenerateUnitAsync(Guid, int, UnitOverrides?, EditOptions?, CancellationToken)"/> with its unit index.
+    /// </summary>
+    /// <param name="checkpointId">The checkpoint that owns the unit's artifact.</param>
+    /// <param name="type">The unit artifact type, e.g. <c>beat_image</c>.</param>
+    /// <param name="key">The unit's artifact key, e.g. <c>beat_3</c>.</param>
+    /// <param name="overrides">Prompt, model or seed to use instead of the planned ones.</param>
+    /// <param name="options">Expected version, who and why.</param>
+    /// <param name="cancellationToken">Cancels the generation (and its backend job).</param>
+    /// <exception cref="ArtifactNotFoundException">The checkpoint holds no such artifact.</exception>
+    /// <exception cref="EditNotAllowedException">The phase is not unit-based or does not allow regeneration.</exception>
+    public async Task<EditResult> RegenerateUnitAsync(Guid checkpointId, string type, string key, UnitOverrides? overrides = null, EditOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        CheckOptions(options);
+        var target = await ResolveAsync(checkpointId, type, key, EditKinds.RegenerateUnit, cancellationToken).ConfigureAwait(false);
+        if (target.Phase is not UnitPhase unitPhase || unitPhase.UnitArtifact.Type != type || target.Artifact.UnitIndex is not { } unitIndex)
+        {
+            throw new EditNotAllowedException(target.Checkpoint.Id, target.Checkpoint.Phase, type, EditKinds.RegenerateUnit, EditKinds.None);
+        }
+
+        return await RegenerateUnitAsync(checkpointId, unitIndex, overrides, options, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Marks a checkpoint abandoned: it can no longer be edited or continued.</summary>
@@ -187,6 +224,13 @@ public sealed class CheckpointEditor
         return new Target(checkpoint, phase, spec, artifact);
     }
 
+    /// <summary>Refuses who and why before anything is read, uploaded or generated.</summary>
+    private void CheckOptions(EditOptions? options)
+    {
+        InputRules.Text(options?.EditedBy, "EditOptions.EditedBy", _sdk.Options.MaxIdentityLength);
+        InputRules.Text(options?.Description, "EditOptions.Description", _sdk.Options.MaxTextLength);
+    }
+
     /// <summary>
     /// Refuses a stale expected version before anything is uploaded or generated (the store checks it again when it
     /// writes, so a race is still caught there).
@@ -218,7 +262,7 @@ public sealed class CheckpointEditor
                 var updated = await _sdk.Store.UpdateArtifactAsync(
                     new ArtifactUpdate(
                         target.Checkpoint.Id, current.Type, current.Key, expected, replacement.Content, replacement.Metadata,
-                        options?.EditedBy, options?.Description ?? kind.ToString(), replacement.Cost, replacement.Output, _sdk.Now),
+                        options?.EditedBy, Reason(kind, options?.Description), replacement.Cost, replacement.Output, _sdk.Now),
                     ct).ConfigureAwait(false);
                 Telemetry.Edits.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.EditKind, kind.ToString()));
                 _sdk.Log.ArtifactEdited(target.Checkpoint.Id, kind, updated.Type, updated.Key, updated.Version);
@@ -239,6 +283,10 @@ public sealed class CheckpointEditor
             }
         }
     }
+
+    /// <summary>The history's reason: the edit's kind, then the caller's description after a colon (e.g. <c>PatchJson: shorter beat 2</c>).</summary>
+    internal static string Reason(EditKinds kind, string? description) =>
+        string.IsNullOrWhiteSpace(description) ? kind.ToString() : $"{kind}: {description}";
 
     private sealed record Target(Checkpoint Checkpoint, Phase Phase, ArtifactSpec Spec, Artifact Artifact);
 

@@ -26,4 +26,36 @@ internal static class ContentInspector
     /// <summary>The sniffed header, then the rest of the content; reading past <paramref name="maxBytes"/> throws <see cref="ContentTooLargeException"/>.</summary>
     public static PrefixedStream Limited(byte[] header, int length, Stream rest, long maxBytes, string artifactType) =>
         new(header.AsMemory(0, length), rest, maxBytes, () => new ContentTooLargeException(artifactType, maxBytes));
+
+    /// <summary>
+    /// Copies an upload (its sniffed header, then the rest) into a temporary file, within <paramref name="maxBytes"/>,
+    /// and checks its structure as <paramref name="mediaType"/> (<see cref="MediaChecks"/>). Returns the file positioned
+    /// at its start; it is deleted when disposed.
+    /// </summary>
+    public static async Task<FileStream> BufferCheckedAsync(byte[] header, int length, Stream rest, long maxBytes, string artifactType, string mediaType, CancellationToken ct)
+    {
+        var path = Path.Combine(Path.GetTempPath(), "checkpointing-upload-" + Guid.NewGuid().ToString("N"));
+        var file = new FileStream(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 81920, FileOptions.DeleteOnClose | FileOptions.Asynchronous);
+        try
+        {
+            using (var limited = Limited(header, length, rest, maxBytes, artifactType))
+            {
+                await limited.CopyToAsync(file, ct).ConfigureAwait(false);
+            }
+
+            file.Position = 0;
+            if (MediaChecks.FindProblem(file, mediaType) is { } problem)
+            {
+                throw new InvalidContentException(artifactType, mediaType, problem);
+            }
+
+            file.Position = 0;
+            return file;
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
 }

@@ -163,7 +163,7 @@ public sealed class ContentTooLargeException(string type, long limit)
 
 /// <summary>An artifact type or key is empty, too long or contains characters that are not allowed.</summary>
 public sealed class InvalidArtifactKeyException(string value, string what)
-    : CheckpointingException($"The artifact {what} '{value}' is invalid: use 1-128 characters from a-z, A-Z, 0-9, '_', '-' and '.', not starting with '.'.")
+    : CheckpointingException($"The artifact {what} '{Internal.InputRules.Quote(value)}' is invalid: use 1-128 characters from a-z, A-Z, 0-9, '_', '-' and '.', not starting with '.'.")
 {
     /// <summary>The rejected value.</summary>
     public string Value { get; } = value;
@@ -192,9 +192,14 @@ public sealed class ConcurrencyConflictException : CheckpointingException
 }
 
 /// <summary>The run's budget would be exceeded.</summary>
-public sealed class BudgetExceededException(Guid runId, decimal budget, decimal cost)
-    : CheckpointingException($"Run '{runId}' has spent {cost} of its budget of {budget}; the next unit would exceed it. Raise the budget and retry the run.")
+public sealed class BudgetExceededException(Guid runId, decimal budget, decimal cost, decimal estimate = 0m, string? next = null)
+    : CheckpointingException(
+        $"Run '{runId}' has spent {cost} of its budget of {budget}; {next ?? "the next step"}{(estimate > 0 ? $" (estimated at {estimate})" : "")} would exceed it. " +
+        "Raise the budget with CheckpointRunner.SetBudgetAsync, then retry the run with CheckpointRunner.RetryAsync.")
 {
+    /// <summary>The estimated cost of the step that was refused (0 when unknown).</summary>
+    public decimal Estimate { get; } = estimate;
+
     /// <summary>The run.</summary>
     public Guid RunId { get; } = runId;
     /// <summary>The budget.</summary>
@@ -223,4 +228,53 @@ public class GenerationException : CheckpointingException
 
     /// <summary>Whether retrying the operation may succeed.</summary>
     public bool IsTransient { get; }
+}
+
+/// <summary>A request field is missing or malformed (e.g. an empty owner id, or a run input that is not JSON).</summary>
+public class InvalidInputException : CheckpointingException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="field">The field, e.g. <c>StartRunRequest.OwnerId</c>.</param>
+    /// <param name="message">What is wrong and what to do.</param>
+    public InvalidInputException(string field, string message)
+        : base(message)
+    {
+        Field = field;
+    }
+
+    /// <summary>The field that was refused, e.g. <c>StartRunRequest.OwnerId</c>.</summary>
+    public string Field { get; }
+}
+
+/// <summary>A text or inline JSON value is longer than its documented limit (see <see cref="CheckpointingOptions"/>).</summary>
+public sealed class InputTooLargeException(string field, long limit, long actual, string unit)
+    : InvalidInputException(field, $"{field} is {actual} {unit} long; the limit is {limit} {unit}. Shorten it, or raise the limit in CheckpointingOptions (or the artifact spec) if it is meant to be this large.")
+{
+    /// <summary>The limit that was hit.</summary>
+    public long Limit { get; } = limit;
+    /// <summary>The value's size.</summary>
+    public long Actual { get; } = actual;
+}
+
+/// <summary>
+/// Text holds a character no store keeps (U+0000, or half of a surrogate pair). Every store refuses it the same way,
+/// before anything is paid for.
+/// </summary>
+public sealed class UnsupportedCharacterException(string field, string character, long position)
+    : InvalidInputException(field, $"{field} contains {character} at position {position}, which cannot be stored. Remove that character and try again.")
+{
+    /// <summary>The character, as <c>U+XXXX</c>.</summary>
+    public string Character { get; } = character;
+    /// <summary>The 0-based position of the character in the value (for JSON, in its text).</summary>
+    public long Position { get; } = position;
+}
+
+/// <summary>Uploaded bytes carry an accepted media type's signature but are not a complete, well-formed file of that type.</summary>
+public sealed class InvalidContentException(string type, string mediaType, string problem)
+    : CheckpointingException($"The upload for '{type}' starts like {mediaType} but is not a complete, valid file: {problem}. Upload the whole file again, or export it again from the editor that made it.")
+{
+    /// <summary>The media type detected from the signature.</summary>
+    public string MediaType { get; } = mediaType;
+    /// <summary>What is wrong with the content.</summary>
+    public string Problem { get; } = problem;
 }

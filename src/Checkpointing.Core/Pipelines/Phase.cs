@@ -42,6 +42,10 @@ public sealed record ArtifactSpec
     /// <value>Default: 50 MiB.</value>
     public long MaxBytes { get; init; } = 50L * 1024 * 1024;
 
+    /// <summary>The largest inline JSON content of this type, in bytes of UTF-8 text (a patch's result included).</summary>
+    /// <value>Default: null, meaning <see cref="CheckpointingOptions.MaxInlineJsonBytes"/>.</value>
+    public long? MaxJsonBytes { get; init; }
+
     /// <summary>When true, patching this JSON artifact also replaces the checkpoint's phase output with the result.</summary>
     /// <value>Default: false.</value>
     public bool IsPhaseOutput { get; init; }
@@ -73,6 +77,15 @@ public abstract class Phase
     /// <param name="cancellationToken">Cancels the phase.</param>
     /// <returns>The phase's artifacts and output.</returns>
     public abstract Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// An estimate of what running this phase costs, checked against the run's budget before the phase runs (so a
+    /// budget too small for it stops the run before anything is paid). Unit phases estimate per unit instead, with
+    /// <see cref="UnitPhase.EstimateUnitCost"/>.
+    /// </summary>
+    /// <param name="context">The phase context (run, inputs).</param>
+    /// <value>Default: 0 (the phase runs while the run has spent less than its budget).</value>
+    public virtual decimal EstimateCost(PhaseContext context) => 0m;
 
     /// <summary>Validates inline JSON content of one of this phase's artifact types (used after a merge patch).</summary>
     /// <param name="artifactType">The artifact type.</param>

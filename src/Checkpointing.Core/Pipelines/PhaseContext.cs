@@ -100,6 +100,49 @@ public class PhaseContext
             ?? throw new ArtifactNotFoundException(pin.CheckpointId, type, key, pin.Version);
     }
 
+    /// <summary>Reads the version of an input that <paramref name="pin"/> names (one of <see cref="Inputs"/>).</summary>
+    /// <param name="pin">A pin from <see cref="Inputs"/>, <see cref="GetInputPins"/> or <see cref="FindInput"/>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    /// <exception cref="ArtifactNotFoundException">The pin is not one this phase consumes.</exception>
+    public async Task<ArtifactVersion> ReadAsync(ArtifactPin pin, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(pin);
+        if (!Inputs.Contains(pin))
+        {
+            throw new ArtifactNotFoundException(pin.CheckpointId, pin.Type, pin.Key, pin.Version);
+        }
+
+        return await Sdk.Store.GetArtifactVersionAsync(pin.ArtifactId, pin.Version, cancellationToken).ConfigureAwait(false)
+            ?? throw new ArtifactNotFoundException(pin.CheckpointId, pin.Type, pin.Key, pin.Version);
+    }
+
+    /// <summary>Reads an inline JSON input named by its pin and deserializes it.</summary>
+    /// <typeparam name="T">The type to deserialize to.</typeparam>
+    /// <param name="pin">A pin from <see cref="Inputs"/>.</param>
+    /// <param name="options">Serializer options; default: web defaults.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<T> ReadJsonAsync<T>(ArtifactPin pin, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var version = await ReadAsync(pin, cancellationToken).ConfigureAwait(false);
+        if (version.Content.Json is not { } json)
+        {
+            throw new InvalidStateException($"Artifact '{pin.Type}/{pin.Key}' holds a blob, not inline JSON.");
+        }
+
+        return json.Deserialize<T>(options ?? JsonSerializerOptions.Web)
+            ?? throw new InvalidJsonException($"Artifact '{pin.Type}/{pin.Key}' holds JSON null.");
+    }
+
+    /// <summary>Opens the bytes of a blob input named by its pin.</summary>
+    /// <param name="pin">A pin from <see cref="Inputs"/>.</param>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<(Stream Content, BlobReference Blob)> OpenAsync(ArtifactPin pin, CancellationToken cancellationToken = default)
+    {
+        var version = await ReadAsync(pin, cancellationToken).ConfigureAwait(false);
+        var blob = version.Content.Blob ?? throw new InvalidStateException($"Artifact '{pin.Type}/{pin.Key}' holds inline JSON, not a blob.");
+        return (await Sdk.Blobs.OpenReadAsync(blob.Hash, cancellationToken).ConfigureAwait(false), blob);
+    }
+
     /// <summary>Lists the pinned inputs of one artifact type, in the order their checkpoint lists them.</summary>
     /// <param name="type">The artifact type.</param>
     public IReadOnlyList<ArtifactPin> GetInputPins(string type) => Inputs.Where(p => p.Type == type && _inputs[(p.Type, p.Key)] == p).ToList();

@@ -32,6 +32,38 @@ public sealed record CheckpointNode(Checkpoint Checkpoint, IReadOnlyList<Checkpo
 /// <param name="Cost">The run's total cost.</param>
 public sealed record RunSnapshot(Run Run, Checkpoint? Current, IReadOnlyList<CheckpointNode> Tree, IReadOnlyList<ActiveBranch> ActiveBranches, IReadOnlyList<Branch> Branches, decimal Cost);
 
+/// <summary>One page of runs, newest first.</summary>
+/// <param name="Runs">The runs of this page.</param>
+/// <param name="ContinuationToken">Pass it to <see cref="CheckpointQueries.ListRunsPageAsync"/> for the next page; null on the last page.</param>
+public sealed record RunPage(IReadOnlyList<Run> Runs, string? ContinuationToken)
+{
+    /// <summary>The largest page.</summary>
+    public const int MaxLimit = 1000;
+
+    internal static string Token(RunCursor cursor) =>
+        Convert.ToBase64String(System.Text.Encoding.ASCII.GetBytes($"1:{cursor.CreatedAt.UtcTicks}:{cursor.Id:N}")).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    internal static RunCursor ParseToken(string token)
+    {
+        try
+        {
+            var base64 = token.Replace('-', '+').Replace('_', '/');
+            base64 += new string('=', (4 - (base64.Length % 4)) % 4);
+            var parts = System.Text.Encoding.ASCII.GetString(Convert.FromBase64String(base64)).Split(':');
+            if (parts is ["1", var ticks, var id] && long.TryParse(ticks, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var t)
+                && t is >= 0 && t <= DateTimeOffset.MaxValue.UtcTicks && Guid.TryParseExact(id, "N", out var guid))
+            {
+                return new RunCursor(new DateTimeOffset(t, TimeSpan.Zero), guid);
+            }
+        }
+        catch (FormatException)
+        {
+        }
+
+        throw new InvalidInputException("continuationToken", "The continuation token is not one returned by ListRunsPageAsync; pass a page's ContinuationToken unchanged, or null for the first page.");
+    }
+}
+
 /// <summary>Read-only views of runs, checkpoints, branches and artifact history, and the event stream.</summary>
 public sealed class CheckpointQueries
 {
@@ -45,12 +77,38 @@ public sealed class CheckpointQueries
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
     public Task<Run> GetRunAsync(Guid runId, CancellationToken cancellationToken = default) => _sdk.GetRunAsync(runId, cancellationToken);
 
-    /// <summary>Lists runs, newest first.</summary>
+    /// <summary>Lists the newest runs, newest first. For more than one page, use <see cref="ListRunsPageAsync"/>.</summary>
     /// <param name="ownerId">Only this owner's runs, or null for all.</param>
-    /// <param name="limit">At most this many.</param>
+    /// <param name="limit">At most this many (1 or more).</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default) =>
-        _sdk.Store.ListRunsAsync(ownerId, limit, cancellationToken);
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is 0 or less.</exception>
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        return _sdk.Store.ListRunsAsync(ownerId, limit, cancellationToken);
+    }
+
+    /// <summary>
+    /// Lists runs page by page, newest first. Pass the <see cref="RunPage.ContinuationToken"/> of a page to get the next
+    /// one; it is null on the last page. Paging is by position, not by count: runs started after the first page was
+    /// read do not shift later pages (they appear only on a new first page), and no run is listed twice.
+    /// </summary>
+    /// <param name="ownerId">Only this owner's runs, or null for all.</param>
+    /// <param name="limit">At most this many runs per page, 1 to <see cref="RunPage.MaxLimit"/>.</param>
+    /// <param name="continuationToken">The previous page's token, or null for the first page.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="limit"/> is outside 1 to <see cref="RunPage.MaxLimit"/>.</exception>
+    /// <exception cref="InvalidInputException"><paramref name="continuationToken"/> was not returned by this method.</exception>
+    public async Task<RunPage> ListRunsPageAsync(string? ownerId = null, int limit = 100, string? continuationToken = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, RunPage.MaxLimit);
+        var after = continuationToken is null ? null : RunPage.ParseToken(continuationToken);
+        var runs = await _sdk.Store.ListRunsAsync(ownerId, limit + 1, after, cancellationToken).ConfigureAwait(false);
+        return runs.Count > limit
+            ? new RunPage(runs.Take(limit).ToList(), RunPage.Token(RunCursor.After(runs[limit - 1])))
+            : new RunPage(runs, null);
+    }
 
     /// <summary>Lists a run's checkpoints in creation order, optionally of one branch.</summary>
     /// <param name="runId">The run.</param>

@@ -22,14 +22,14 @@ public sealed class CheckpointRunner
     /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
     /// <returns>The run after it paused, completed or failed. A phase failure is recorded on the run, not thrown.</returns>
     /// <exception cref="PipelineNotFoundException">No pipeline has that name.</exception>
+    /// <exception cref="InvalidInputException">
+    /// A field of the request is missing or malformed; <see cref="InputTooLargeException"/> and
+    /// <see cref="UnsupportedCharacterException"/> name the field and the limit or character. Nothing is stored then.
+    /// </exception>
     public async Task<RunResult> StartAsync(StartRunRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ArgumentException.ThrowIfNullOrWhiteSpace(request.OwnerId);
-        if (request.Budget is < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(request), request.Budget, "The budget must not be negative.");
-        }
+        Validate(request);
 
         var pipeline = _sdk.Pipelines.Get(request.Pipeline);
         var now = _sdk.Now;
@@ -53,8 +53,11 @@ public sealed class CheckpointRunner
     /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
     /// <exception cref="TerminalPhaseException">The checkpoint is at the terminal phase.</exception>
     /// <exception cref="RunStateException">The run was cancelled.</exception>
+    /// <exception cref="InvalidInputException">A field of <paramref name="options"/> is too long or holds a character that cannot be stored.</exception>
     public async Task<ContinueResult> ContinueAsync(Guid checkpointId, ContinueOptions? options = null, CancellationToken cancellationToken = default)
     {
+        InputRules.Text(options?.RequestedBy, "ContinueOptions.RequestedBy", _sdk.Options.MaxIdentityLength);
+        InputRules.Text(options?.Description, "ContinueOptions.Description", _sdk.Options.MaxTextLength);
         var checkpoint = await _sdk.GetCheckpointAsync(checkpointId, cancellationToken).ConfigureAwait(false);
         var run = await _sdk.GetRunAsync(checkpoint.RunId, cancellationToken).ConfigureAwait(false);
         var pipeline = _sdk.Pipelines.Get(run.Pipeline);
@@ -154,6 +157,45 @@ public sealed class CheckpointRunner
         _sdk.Log.RunCancelled(runId);
         await _sdk.PublishAsync(new RunCancelled(runId, _sdk.Now)).ConfigureAwait(false);
         return run;
+    }
+
+    /// <summary>
+    /// Sets a run's budget: raise it after a <see cref="BudgetExceededException"/>, then <see cref="RetryAsync"/> the run.
+    /// Finished units are kept; the budget is checked again before every later phase and unit.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="budget">The new spending limit for the whole run (what it spent counts), or null for none.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The run as stored.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="InvalidInputException">The budget is negative.</exception>
+    public async Task<Run> SetBudgetAsync(Guid runId, decimal? budget, CancellationToken cancellationToken = default)
+    {
+        if (budget is < 0)
+        {
+            throw new InvalidInputException("budget", $"The budget is {budget}; set a budget of 0 or more, or null for no limit.");
+        }
+
+        await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+        var run = await _sdk.Store.SetRunBudgetAsync(runId, budget, _sdk.Now, cancellationToken).ConfigureAwait(false);
+        _sdk.Log.BudgetSet(runId, budget);
+        return run;
+    }
+
+    private void Validate(StartRunRequest request)
+    {
+        InputRules.RequiredText(request.Pipeline, "StartRunRequest.Pipeline", _sdk.Options.MaxIdentityLength);
+        InputRules.RequiredText(request.OwnerId, "StartRunRequest.OwnerId", _sdk.Options.MaxIdentityLength);
+        InputRules.Json(request.Input, "StartRunRequest.Input", _sdk.Options.MaxInlineJsonBytes);
+        if (request.Budget is < 0)
+        {
+            throw new InvalidInputException("StartRunRequest.Budget", $"StartRunRequest.Budget is {request.Budget}; set a budget of 0 or more, or none for no limit.");
+        }
+
+        if (request.RunId == Guid.Empty)
+        {
+            throw new InvalidInputException("StartRunRequest.RunId", "StartRunRequest.RunId is Guid.Empty; pass a new id (Guid.NewGuid()) or leave it null to get one.");
+        }
     }
 
     private async Task<Checkpoint?> FindChildAsync(Checkpoint parent, string branch, CancellationToken ct) =>

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Checkpointing.Internal;
 
 namespace Checkpointing.Internal;
@@ -93,8 +94,9 @@ internal sealed class RunExecutor(SdkServices sdk)
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     sdk.Log.PhaseFailed(e, runId, phaseNumber);
-                    run = await sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Failed, phaseNumber, branch, parent?.Id, e.Message), sdk.Now, CancellationToken.None).ConfigureAwait(false);
-                    await sdk.PublishAsync(new RunFailed(runId, sdk.Now, phaseNumber, e.Message)).ConfigureAwait(false);
+                    var error = InputRules.StoreSafe(e.Message);
+                    run = await sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Failed, phaseNumber, branch, parent?.Id, error), sdk.Now, CancellationToken.None).ConfigureAwait(false);
+                    await sdk.PublishAsync(new RunFailed(runId, sdk.Now, phaseNumber, error)).ConfigureAwait(false);
                     return new RunResult(run, last);
                 }
 
@@ -196,12 +198,16 @@ internal sealed class RunExecutor(SdkServices sdk)
 
     private async Task<NewCheckpoint> RunPlainAsync(Run run, PipelineDefinition pipeline, Phase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, CancellationToken ct)
     {
-        if (run.Budget is { } budget && run.Cost >= budget)
+        var context = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "phase");
+        if (run.Budget is { } budget)
         {
-            throw new BudgetExceededException(run.Id, budget, run.Cost);
+            var estimate = phase.EstimateCost(context);
+            if (estimate > 0 ? run.Cost + estimate > budget : run.Cost >= budget)
+            {
+                throw new BudgetExceededException(run.Id, budget, run.Cost, estimate, $"phase {phaseNumber} ('{phase.Name}')");
+            }
         }
 
-        var context = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "phase");
         var result = await phase.ExecuteAsync(context, ct).ConfigureAwait(false)
             ?? throw new InvalidOperationException($"Phase '{phase.Name}' returned no result.");
         var artifacts = new List<NewArtifact>();
@@ -217,8 +223,25 @@ internal sealed class RunExecutor(SdkServices sdk)
             artifacts.Add(new NewArtifact(Guid.NewGuid(), a.Type, a.Key, a.Content, a.Metadata ?? ArtifactMetadata.Empty));
         }
 
+        CheckStorable(phase, artifacts, result.Output);
+
         var cost = result.Cost + context.GenerationCost;
         return new NewCheckpoint(Guid.NewGuid(), run.Id, branch, phaseNumber, parent?.Id, result.Output, cost, null, null, pins, artifacts, executionKey, cost, sdk.Now);
+    }
+
+    /// <summary>Refuses what no store can hold (over-long JSON or text, U+0000, lone surrogates) the same way on every store.</summary>
+    private void CheckStorable(Phase phase, IReadOnlyList<NewArtifact> artifacts, JsonElement? output)
+    {
+        foreach (var a in artifacts)
+        {
+            var limit = phase.FindArtifact(a.Type)?.MaxJsonBytes ?? sdk.Options.MaxInlineJsonBytes;
+            InputRules.Content(a.Content, a.Metadata, $"Phase '{phase.Name}' artifact {a.Type}/{a.Key}", limit, sdk.Options.MaxTextLength);
+        }
+
+        if (output is { } json)
+        {
+            InputRules.Json(json, $"Phase '{phase.Name}' output", sdk.Options.MaxInlineJsonBytes);
+        }
     }
 
     private async Task<NewCheckpoint> RunUnitsAsync(Run run, PipelineDefinition pipeline, UnitPhase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, CancellationToken ct)
@@ -233,9 +256,28 @@ internal sealed class RunExecutor(SdkServices sdk)
             sdk.Log.ResumingUnits(run.Id, phaseNumber, done.Count, total);
         }
 
+        // Every key is checked before anything is generated: a bad key would leave artifacts the queries cannot read.
+        var keys = new Dictionary<int, string>(total);
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 1; i <= total; i++)
+        {
+            var key = phase.GetUnitKey(i);
+            ArtifactKeys.Validate(key);
+            if (!seen.Add(key))
+            {
+                throw new InvalidStateException($"Phase '{phase.Name}' gives units {keys.First(k => k.Value == key).Key} and {i} the same key '{key}'; GetUnitKey must return a different key for every unit.");
+            }
+
+            keys[i] = key;
+        }
+
         var completed = done.Count;
         var reserved = 0m;
+
+        // What the run has spent, kept here from now on: a finished unit's cost moves from reserved to spent under one lock.
+        var spent = run.Budget is null ? 0m : (await sdk.GetRunAsync(run.Id, ct).ConfigureAwait(false)).Cost;
         var budgetLock = new Lock();
+        var progress = new SemaphoreSlim(1, 1);
         var missing = Enumerable.Range(1, total).Where(i => !done.ContainsKey(i)).ToList();
         var maxConcurrency = phase.MaxConcurrency > 0 ? phase.MaxConcurrency : sdk.Options.DefaultMaxConcurrency;
 
@@ -245,39 +287,61 @@ internal sealed class RunExecutor(SdkServices sdk)
             var estimate = phase.EstimateUnitCost(unitContext);
             if (run.Budget is { } budget)
             {
-                var current = (await sdk.GetRunAsync(run.Id, token).ConfigureAwait(false)).Cost;
                 lock (budgetLock)
                 {
-                    var projected = current + reserved + estimate;
+                    var projected = spent + reserved + estimate;
                     if (estimate > 0 ? projected > budget : projected >= budget)
                     {
-                        throw new BudgetExceededException(run.Id, budget, current);
+                        throw new BudgetExceededException(run.Id, budget, spent, estimate, $"unit {index} of phase {phaseNumber} ('{phase.Name}')");
                     }
 
                     reserved += estimate;
                 }
             }
 
+            var released = false;
             try
             {
                 var result = await phase.GenerateUnitAsync(unitContext, token).ConfigureAwait(false)
                     ?? throw new InvalidOperationException($"Phase '{phase.Name}' returned no result for unit {index}.");
                 var cost = result.Cost + unitContext.GenerationCost;
-                var artifact = new NewArtifact(Guid.NewGuid(), phase.UnitArtifact.Type, phase.GetUnitKey(index), result.Content, (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost }, index);
+                var artifact = new NewArtifact(Guid.NewGuid(), phase.UnitArtifact.Type, keys[index], result.Content, (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost }, index);
+                CheckStorable(phase, [artifact], null);
                 var unit = new CompletedUnit(index, artifact, cost);
                 await sdk.Store.SaveUnitAsync(run.Id, executionKey, unit, CancellationToken.None).ConfigureAwait(false);
-                lock (done)
+                if (run.Budget is not null)
                 {
-                    done[index] = unit;
-                    completed++;
+                    lock (budgetLock)
+                    {
+                        reserved -= estimate;
+                        spent += cost;
+                        released = true;
+                    }
                 }
 
                 Telemetry.UnitsCompleted.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Phase, phase.Name));
-                await sdk.PublishAsync(new UnitCompleted(run.Id, sdk.Now, phaseNumber, index, Volatile.Read(ref completed), total, cost)).ConfigureAwait(false);
+
+                // The count is taken and published under one lock, so progress events arrive in order (1/4, 2/4, ...).
+                await progress.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    int count;
+                    lock (done)
+                    {
+                        done[index] = unit;
+                        count = ++completed;
+                    }
+
+                    await sdk.PublishAsync(new UnitCompleted(run.Id, sdk.Now, phaseNumber, index, count, total, cost)).ConfigureAwait(false);
+                }
+                finally
+                {
+                    progress.Release();
+                }
             }
             finally
             {
-                if (run.Budget is not null)
+                if (run.Budget is not null && !released)
                 {
                     lock (budgetLock)
                     {

@@ -41,4 +41,8 @@ public sealed record ContinueOptions(string? RequestedBy = null, string? Descrip
 /// <param name="Checkpoint">The checkpoint the next phase produced, when it finished.</param>
 /// <param name="Run">The run as stored after the call.</param>
 /// <param name="AlreadyContinued">True when the checkpoint had been continued in this state before and nothing ran.</param>
-public sealed record ContinueResult(int NextPhase, string Branch, bool BranchCreated, Checkpoint? Checkpoint, Run Run, bool AlreadyContinued);
+public sealed record ContinueResult(int NextPhase, string Branch, bool BranchCreated, Checkpoint? Checkpoint, Run Run, bool AlreadyContinued)
+{
+    /// <summary>The run's status after the call (as <see cref="RunResult.Status"/>).</summary>
+    public RunStatus Status => Run.Status;
+}

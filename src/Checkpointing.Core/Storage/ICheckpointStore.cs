@@ -31,6 +31,25 @@ public interface ICheckpointStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Lists runs, newest first (by <see cref="Run.CreatedAt"/>, then by id in the store's own order), optionally of one
+    /// owner, starting after <paramref name="after"/>: the page that follows the one whose last run gave the cursor.
+    /// </summary>
+    /// <param name="ownerId">Only runs of this owner, or null for all.</param>
+    /// <param name="limit">At most this many runs (1 or more).</param>
+    /// <param name="after">Where the previous page ended, or null for the first page.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId, int limit, RunCursor? after, CancellationToken cancellationToken = default);
+
+    /// <summary>Sets a run's budget (null for none), keeping everything else.</summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="budget">The new budget, or null for no limit.</param>
+    /// <param name="at">The time of the change.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The updated run.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    Task<Run> SetRunBudgetAsync(Guid runId, decimal? budget, DateTimeOffset at, CancellationToken cancellationToken = default);
+
     /// <summary>Sets a run's status, current phase, branch, parent checkpoint and error.</summary>
     /// <param name="runId">The run id.</param>
     /// <param name="state">The new state.</param>
@@ -179,6 +198,20 @@ public interface ICheckpointStore
     /// <summary>Lists every blob hash that any artifact version or journal entry references (for garbage collection).</summary>
     /// <param name="cancellationToken">Cancels the operation.</param>
     IAsyncEnumerable<string> ListReferencedBlobsAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>Where a page of <see cref="ICheckpointStore.ListRunsAsync(string?, int, RunCursor?, CancellationToken)"/> ended: its last run.</summary>
+/// <param name="CreatedAt">The last run's creation time, as stored.</param>
+/// <param name="Id">The last run's id.</param>
+public sealed record RunCursor(DateTimeOffset CreatedAt, Guid Id)
+{
+    /// <summary>The cursor after <paramref name="run"/>.</summary>
+    /// <param name="run">The last run of a page.</param>
+    public static RunCursor After(Run run)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        return new RunCursor(run.CreatedAt, run.Id);
+    }
 }
 
 /// <summary>A checkpoint to commit with its artifacts.</summary>

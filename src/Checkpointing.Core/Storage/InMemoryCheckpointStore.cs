@@ -48,16 +48,33 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
     }
 
     /// <inheritdoc />
-    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default) =>
+        ListRunsAsync(ownerId, limit, null, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId, int limit, RunCursor? after, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
             IReadOnlyList<Run> runs = _runs.Values
                 .Where(r => ownerId is null || r.OwnerId == ownerId)
+                .Where(r => after is null || r.CreatedAt < after.CreatedAt || (r.CreatedAt == after.CreatedAt && r.Id.CompareTo(after.Id) < 0))
                 .OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id)
                 .Take(limit)
                 .ToList();
             return Task.FromResult(runs);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Run> SetRunBudgetAsync(Guid runId, decimal? budget, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
+            run = run with { Budget = budget, UpdatedAt = at };
+            _runs[runId] = run;
+            return Task.FromResult(run);
         }
     }
 
