@@ -46,6 +46,8 @@ public static class CheckpointingProblemTypes
     public const string InvalidArtifactKey = Prefix + "invalid-artifact-key";
     /// <summary>415: the uploaded bytes are not of a media type the artifact accepts (<see cref="MediaTypeNotAllowedException"/>).</summary>
     public const string UnsupportedMediaType = Prefix + "unsupported-media-type";
+    /// <summary>422: the uploaded bytes start like an allowed media type but are not a complete, valid file (<see cref="InvalidContentException"/>).</summary>
+    public const string InvalidContent = Prefix + "invalid-content";
     /// <summary>415: the request's <c>Content-Type</c> is not one the endpoint reads (e.g. a merge patch sent as text).</summary>
     public const string UnsupportedContentType = Prefix + "unsupported-content-type";
     /// <summary>413: the upload is larger than the artifact type allows (<see cref="ContentTooLargeException"/>).</summary>

@@ -77,6 +77,7 @@ internal static class Problems
         ArtifactValidationException => (422, T.ValidationFailed, "Validation failed"),
         InvalidArtifactKeyException => (400, T.InvalidArtifactKey, "Invalid artifact type or key"),
         MediaTypeNotAllowedException => (415, T.UnsupportedMediaType, "Media type not allowed"),
+        InvalidContentException => (422, T.InvalidContent, "Invalid content"),
         ContentTooLargeException => (413, T.ContentTooLarge, "Content too large"),
         GenerationException => (502, T.GenerationFailed, "Generation failed"),
         CheckpointingException => (400, T.CheckpointingError, "Request refused"),
