@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Checkpointing;
 using Microsoft.Extensions.Options;
+using SkiaSharp;
 using VideoPipeline.Media;
 
 namespace VideoPipeline.Studio;
@@ -17,7 +18,8 @@ namespace VideoPipeline.Studio;
 /// <remarks>
 /// Text models write a video spec (<see cref="StudioPlanner"/>); image models paint a PNG from the prompt and seed
 /// (<c>#rrggbb</c> colours in the prompt become the palette); video models animate the image at
-/// <c>first_frame_image</c> (a <c>file:</c> or <c>data:</c> URL) into an MP4 with ffmpeg, or an animated PNG without it.
+/// <c>first_frame_image</c> (a <c>file:</c> or <c>data:</c> URL; PNG, JPEG or WebP) into an MP4 with ffmpeg, or an animated PNG without it.
+/// Images are painted, decoded and encoded with SkiaSharp.
 /// </remarks>
 public sealed partial class StudioBackend : IGenerationBackend
 {
@@ -129,10 +131,13 @@ public sealed partial class StudioBackend : IGenerationBackend
                 return new StudioResult(job.Id, GenerationStatus.Succeeded, text, [], model.Price, null);
 
             case StudioModelKind.Image:
-                var palette = HexColour().Matches(prompt).Select(m => Rgb.TryParseHex(m.Value, out var c) ? c : default).ToList();
-                var image = Painter.Paint(prompt, seed, _media.Width, _media.Height, palette.Count > 0 ? palette : null);
-                var png = await SaveOutputAsync(job.Id, ".png", PngWriter.Encode(image), ct);
-                return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [new StudioFile(png, MediaTypes.Png)], model.Price, null);
+                var palette = HexColour().Matches(prompt).Select(m => SKColor.TryParse(m.Value, out var c) ? c : SKColors.Black).ToList();
+                using (var image = Painter.Paint(prompt, seed, _media.Width, _media.Height, palette.Count > 0 ? palette : null))
+                {
+                    var png = await SaveOutputAsync(job.Id, ".png", Images.EncodePng(image), ct);
+                    return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [new StudioFile(png, MediaTypes.Png)], model.Price, null);
+                }
+
 
             default:
                 var seconds = job.Input["duration"]?.GetValue<double>() ?? 2;
@@ -141,48 +146,56 @@ public sealed partial class StudioBackend : IGenerationBackend
                     throw new StudioInputException($"duration must be between 0 and 60 seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
                 }
 
-                var first = await LoadFirstFrameAsync(job.Input["first_frame_image"]?.GetValue<string>(), ct);
-                if (first.Width != _media.Width || first.Height != _media.Height)
+                using (var loaded = await LoadFirstFrameAsync(job.Input["first_frame_image"]?.GetValue<string>(), ct))
+                using (var first = Images.Resize(loaded, _media.Width, _media.Height))
                 {
-                    first = first.Resize(_media.Width, _media.Height);
+                    var frameCount = Math.Max(2, (int)Math.Round(seconds * _media.FramesPerSecond));
+                    var frames = Motion.Render(first, frameCount, model.Camera, seed);
+                    StudioFile clip;
+                    try
+                    {
+                        clip = await EncodeClipAsync(job.Id, frames, ct);
+                    }
+                    finally
+                    {
+                        foreach (var frame in frames)
+                        {
+                            frame.Dispose();
+                        }
+                    }
+
+                    var cost = Math.Round(model.Price * (decimal)seconds, 4);
+                    return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [clip], cost, null);
                 }
 
-                var frameCount = Math.Max(2, (int)Math.Round(seconds * _media.FramesPerSecond));
-                var frames = Motion.Render(first, frameCount, model.Camera, seed);
-                var clip = await EncodeClipAsync(job.Id, frames, ct);
-                var cost = Math.Round(model.Price * (decimal)seconds, 4);
-                return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [clip], cost, null);
         }
     }
 
-    private async Task<StudioFile> EncodeClipAsync(string jobId, IReadOnlyList<RgbImage> frames, CancellationToken ct)
+    private async Task<StudioFile> EncodeClipAsync(string jobId, IReadOnlyList<SKBitmap> frames, CancellationToken ct)
     {
         if (_ffmpeg.Value is { } ffmpeg)
         {
-            var folder = Path.Combine(_outputs, jobId + ".frames");
-            Directory.CreateDirectory(folder);
+            var path = Path.Combine(_outputs, jobId + ".mp4");
+            var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp.mp4";
+            Directory.CreateDirectory(_outputs);
             try
             {
-                for (var i = 0; i < frames.Count; i++)
-                {
-                    await File.WriteAllBytesAsync(Path.Combine(folder, $"frame_{i + 1:0000}.png"), PngWriter.Encode(frames[i]), ct);
-                }
-
-                var path = Path.Combine(_outputs, jobId + ".mp4");
-                await ffmpeg.EncodeFramesAsync(folder, _media.FramesPerSecond, path, ct);
-                return new StudioFile(path, MediaTypes.Mp4);
+                await ffmpeg.EncodeFramesAsync([.. frames.Select(Images.EncodePng)], _media.FramesPerSecond, temp, ct);
+                File.Move(temp, path, overwrite: true);
             }
             finally
             {
-                Directory.Delete(folder, recursive: true);
+                File.Delete(temp);
             }
+
+            return new StudioFile(path, MediaTypes.Mp4);
         }
 
-        var apng = await SaveOutputAsync(jobId, ".apng", PngWriter.EncodeAnimated(frames, _media.FramesPerSecond), ct);
+        var apng = await SaveOutputAsync(jobId, ".apng", Apng.Encode(frames, _media.FramesPerSecond), ct);
         return new StudioFile(apng, MediaTypes.Png);
     }
 
-    private async Task<RgbImage> LoadFirstFrameAsync(string? url, CancellationToken ct)
+    private static async Task<SKBitmap> LoadFirstFrameAsync(string? url, CancellationToken ct)
     {
         if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
         {
@@ -203,31 +216,8 @@ public sealed partial class StudioBackend : IGenerationBackend
             throw new StudioInputException($"The studio backend works offline and reads file: and data: URLs only, not '{uri.Scheme}:'.");
         }
 
-        if (MediaFiles.IsPng(bytes))
-        {
-            return PngReader.Decode(bytes);
-        }
-
-        if (_ffmpeg.Value is { } ffmpeg)
-        {
-            // ffmpeg reads JPEG and WebP; convert to PNG, then decode that.
-            var input = Path.Combine(_outputs, Guid.NewGuid().ToString("N"));
-            var output = input + ".png";
-            Directory.CreateDirectory(_outputs);
-            try
-            {
-                await File.WriteAllBytesAsync(input, bytes, ct);
-                await ffmpeg.ConvertToPngAsync(input, output, ct);
-                return PngReader.Decode(await File.ReadAllBytesAsync(output, ct));
-            }
-            finally
-            {
-                File.Delete(input);
-                File.Delete(output);
-            }
-        }
-
-        throw new StudioInputException($"The first frame is {MediaTypes.Detect(bytes) ?? "not an image"}; without ffmpeg on PATH the studio reads PNG only. Install ffmpeg or upload a PNG.");
+        // SkiaSharp reads PNG, JPEG, WebP and GIF; an animated first frame gives its first image.
+        return Images.Decode(bytes);
     }
 
     private async Task<string> SaveOutputAsync(string jobId, string extension, byte[] bytes, CancellationToken ct)
