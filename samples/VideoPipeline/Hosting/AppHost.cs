@@ -65,7 +65,7 @@ public static class AppHost
                     .AddPhase<ChunksPhase>()
                     .AddPhase<AssemblePhase>());
                 Providers.UseStore(sdk, settings, data);
-                Providers.UseBlobStore(sdk, settings, data);
+                Providers.UseBlobStore(sdk, settings, data, builder.Configuration);
                 Providers.AddBackend(sdk, settings, builder.Configuration);
             },
             options => options.DefaultMaxConcurrency = 2);
@@ -97,7 +97,7 @@ public sealed class HostSettings
     /// <summary>The PostgreSQL schema that holds the tables. Default: <c>checkpointing</c>.</summary>
     public string PostgresSchema { get; set; } = "checkpointing";
 
-    /// <summary>The blob store: <c>filesystem</c> (default).</summary>
+    /// <summary>The blob store: <c>filesystem</c> (default, under the data folder) or <c>s3</c> (section <c>Checkpointing:S3</c>).</summary>
     public string BlobStore { get; set; } = Providers.FileSystem;
 
     /// <summary>The generation backend: <c>studio</c> (default, offline) or <c>replicate</c> (needs an API token).</summary>
@@ -120,6 +120,10 @@ public static class Providers
     public const string Memory = "memory";
     public const string Postgres = "postgres";
     public const string FileSystem = "filesystem";
+    public const string S3 = "s3";
+
+    /// <summary>The configuration section bound to the S3 blob store's options (<c>Checkpointing__S3__BucketName</c>, …).</summary>
+    public const string S3Section = "Checkpointing:S3";
 
     public static void UseStore(CheckpointingBuilder sdk, HostSettings settings, string data)
     {
@@ -148,15 +152,20 @@ public static class Providers
         }
     }
 
-    public static void UseBlobStore(CheckpointingBuilder sdk, HostSettings settings, string data)
+    public static void UseBlobStore(CheckpointingBuilder sdk, HostSettings settings, string data, IConfiguration configuration)
     {
         switch (settings.BlobStore.Trim().ToLowerInvariant())
         {
             case FileSystem:
                 sdk.UseFileSystemBlobStore(o => o.RootPath = Path.Combine(data, "blobs"));
                 break;
+            case S3:
+                // The package's own options, validated at start-up (bucket name, region or service URL, part sizes);
+                // empty keys fall back to the AWS SDK's credentials (AWS_ACCESS_KEY_ID, profiles, instance roles).
+                sdk.UseS3(o => Bind(configuration.GetSection(S3Section), o));
+                break;
             default:
-                throw new ConfigurationException($"Checkpointing:BlobStore is '{settings.BlobStore}'; this host knows '{FileSystem}'.");
+                throw new ConfigurationException($"Checkpointing:BlobStore is '{settings.BlobStore}'; this host knows '{FileSystem}' and '{S3}'.");
         }
     }
 
@@ -173,7 +182,7 @@ public static class Providers
                 // The provider's options from the "Replicate" section (prices of the models in appsettings.json); the
                 // provider itself falls back to REPLICATE_API_TOKEN and REPLICATE_BASE_URL and validates at start-up.
                 // The phases get the adapter that maps their neutral requests onto each Replicate model.
-                sdk.UseReplicate(o => BindReplicate(configuration.GetSection(ReplicateSection), o));
+                sdk.UseReplicate(o => Bind(configuration.GetSection(ReplicateSection), o));
                 sdk.Services.AddSingleton<ReplicatePipelineBackend>();
                 sdk.Services.AddSingleton(sp => new PipelineBackend(sp.GetRequiredService<ReplicatePipelineBackend>()));
                 break;
@@ -183,7 +192,7 @@ public static class Providers
         }
     }
 
-    private static void BindReplicate(IConfigurationSection section, ReplicateOptions options)
+    private static void Bind(IConfigurationSection section, object options)
     {
         try
         {

@@ -17,8 +17,9 @@ namespace VideoPipeline.Studio;
 /// </summary>
 /// <remarks>
 /// Text models write a video spec (<see cref="StudioPlanner"/>); image models paint a PNG from the prompt and seed
-/// (<c>#rrggbb</c> colours in the prompt become the palette); video models animate the image at
-/// <c>first_frame_image</c> (a <c>file:</c> or <c>data:</c> URL; PNG, JPEG or WebP) into an MP4 with ffmpeg, or an animated PNG without it.
+/// (<c>#rrggbb</c> colours in the prompt become the palette); video models animate the image of
+/// their <c>first_frame</c> file input (read from the pipeline's blob store, file system or S3) or <c>first_frame_image</c>
+/// (a <c>file:</c> or <c>data:</c> URL); PNG, JPEG or WebP, into an MP4 with ffmpeg, or an animated PNG without it.
 /// Images are painted, decoded and encoded with SkiaSharp.
 /// </remarks>
 public sealed partial class StudioBackend : IGenerationBackend
@@ -29,13 +30,15 @@ public sealed partial class StudioBackend : IGenerationBackend
     private readonly StudioOptions _options;
     private readonly MediaOptions _media;
     private readonly TimeProvider _time;
+    private readonly IBlobStore _blobs;
     private readonly Lazy<Ffmpeg?> _ffmpeg;
     private readonly string _jobs;
     private readonly string _outputs;
 
-    public StudioBackend(IOptions<StudioOptions> options, IOptions<MediaOptions> media, TimeProvider time)
+    public StudioBackend(IOptions<StudioOptions> options, IOptions<MediaOptions> media, IBlobStore blobs, TimeProvider time)
     {
         _options = options.Value;
+        _blobs = blobs;
         _media = media.Value;
         _time = time;
         _ffmpeg = new Lazy<Ffmpeg?>(() => Ffmpeg.Locate(_media.Ffmpeg));
@@ -55,7 +58,30 @@ public sealed partial class StudioBackend : IGenerationBackend
 
         Directory.CreateDirectory(_jobs);
         var id = $"st-{_time.GetUtcNow():yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..12]}";
-        var job = new StudioJob(id, request.Model, request.Input, _time.GetUtcNow());
+        var files = new Dictionary<string, StudioInputFile>(StringComparer.Ordinal);
+        foreach (var (name, input) in request.Blobs)
+        {
+            if (input.Blob is { } blob)
+            {
+                // A blob of the pipeline's store: any process that waits on the job reads it there, by hash.
+                files[name] = new StudioInputFile(blob.Hash, null, input.MediaType);
+                continue;
+            }
+
+            // Anything else is copied next to the job, so the job does not depend on the caller's stream.
+            var path = Path.Combine(_jobs, $"{id}.{files.Count}.input");
+            var stream = await input.OpenReadAsync(cancellationToken);
+            await using (stream)
+            {
+                using var copy = new MemoryStream();
+                await stream.CopyToAsync(copy, cancellationToken);
+                await WriteAtomicallyAsync(path, copy.ToArray(), cancellationToken);
+            }
+
+            files[name] = new StudioInputFile(null, Path.GetFileName(path), input.MediaType);
+        }
+
+        var job = new StudioJob(id, request.Model, request.Input, _time.GetUtcNow()) { Files = files };
         await WriteAtomicallyAsync(JobPath(id), JsonSerializer.SerializeToUtf8Bytes(job, JobJson), cancellationToken);
         return id;
     }
@@ -146,7 +172,7 @@ public sealed partial class StudioBackend : IGenerationBackend
                     throw new StudioInputException($"duration must be between 0 and 60 seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
                 }
 
-                using (var loaded = await LoadFirstFrameAsync(job.Input["first_frame_image"]?.GetValue<string>(), ct))
+                using (var loaded = await LoadFirstFrameAsync(job, ct))
                 using (var first = Images.Resize(loaded, _media.Width, _media.Height))
                 {
                     var frameCount = Math.Max(2, (int)Math.Round(seconds * _media.FramesPerSecond));
@@ -195,25 +221,53 @@ public sealed partial class StudioBackend : IGenerationBackend
         return new StudioFile(apng, MediaTypes.Png);
     }
 
-    private static async Task<SKBitmap> LoadFirstFrameAsync(string? url, CancellationToken ct)
+    /// <summary>
+    /// The clip's first frame: the job's <see cref="GenerationBlobInput.FirstFrame"/> file input (read from the blob
+    /// store, whichever it is, or from the copy made at submission), else a <c>file:</c> or <c>data:</c> URL in
+    /// <c>first_frame_image</c>.
+    /// </summary>
+    private async Task<SKBitmap> LoadFirstFrameAsync(StudioJob job, CancellationToken ct)
     {
-        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
-        {
-            throw new StudioInputException("first_frame_image must be a file: or data: URL of the clip's first frame.");
-        }
-
         byte[] bytes;
-        if (uri.IsFile)
+        if (job.Files?.GetValueOrDefault(GenerationBlobInput.FirstFrame) is { } file)
         {
-            bytes = await File.ReadAllBytesAsync(uri.LocalPath, ct);
-        }
-        else if (uri.Scheme == "data" && url.IndexOf(";base64,", StringComparison.Ordinal) is var comma and > 0)
-        {
-            bytes = Convert.FromBase64String(url[(comma + 8)..]);
+            Stream stream;
+            try
+            {
+                stream = file.BlobHash is { } hash ? await _blobs.OpenReadAsync(hash, ct) : File.OpenRead(Path.Combine(_jobs, file.JobFile!));
+            }
+            catch (Exception e) when (e is BlobNotFoundException or FileNotFoundException)
+            {
+                throw new StudioInputException($"The first frame of job {job.Id} is gone from the {(file.BlobHash is null ? "studio's job folder" : "blob store")}: regenerate the beat image and continue again.");
+            }
+
+            await using (stream)
+            {
+                using var copy = new MemoryStream();
+                await stream.CopyToAsync(copy, ct);
+                bytes = copy.ToArray();
+            }
         }
         else
         {
-            throw new StudioInputException($"The studio backend works offline and reads file: and data: URLs only, not '{uri.Scheme}:'.");
+            var url = job.Input["first_frame_image"]?.GetValue<string>();
+            if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+            {
+                throw new StudioInputException("A clip needs its first frame: a first_frame file input, or first_frame_image as a file: or data: URL.");
+            }
+
+            if (uri.IsFile)
+            {
+                bytes = await File.ReadAllBytesAsync(uri.LocalPath, ct);
+            }
+            else if (uri.Scheme == "data" && url.IndexOf(";base64,", StringComparison.Ordinal) is var comma and > 0)
+            {
+                bytes = Convert.FromBase64String(url[(comma + 8)..]);
+            }
+            else
+            {
+                throw new StudioInputException($"The studio backend works offline and reads file: and data: URLs only, not '{uri.Scheme}:'.");
+            }
         }
 
         // SkiaSharp reads PNG, JPEG, WebP and GIF; an animated first frame gives its first image.
@@ -275,7 +329,14 @@ public sealed partial class StudioBackend : IGenerationBackend
     [GeneratedRegex("^st-[0-9]{14}-[0-9a-f]{12}$")]
     private static partial Regex JobIdPattern();
 
-    private sealed record StudioJob(string Id, string Model, JsonObject Input, DateTimeOffset SubmittedAt);
+    private sealed record StudioJob(string Id, string Model, JsonObject Input, DateTimeOffset SubmittedAt)
+    {
+        /// <summary>The job's file inputs by name (absent in job files written before there were any).</summary>
+        public Dictionary<string, StudioInputFile>? Files { get; init; }
+    }
+
+    /// <summary>A file input of a job: a blob of the pipeline's store by hash, or a copy in the jobs folder.</summary>
+    private sealed record StudioInputFile(string? BlobHash, string? JobFile, string MediaType);
 
     private sealed record StudioFile(string Path, string MediaType);
 
