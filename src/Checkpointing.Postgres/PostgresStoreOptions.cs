@@ -41,12 +41,35 @@ public sealed class PostgresStoreOptions
 /// <summary>Validates <see cref="PostgresStoreOptions"/>, reporting every problem at once with the setting and the fix.</summary>
 internal sealed partial class PostgresStoreOptionsValidator : IValidateOptions<PostgresStoreOptions>
 {
+    private readonly IServiceProvider? _services;
+
+    public PostgresStoreOptionsValidator()
+    {
+    }
+
+    /// <summary>A validator that also checks, at start-up, that a <see cref="PostgresStoreOptions.DataSourceKey"/> names a registered data source.</summary>
+    public PostgresStoreOptionsValidator(IServiceProvider services) => _services = services;
+
     public ValidateOptionsResult Validate(string? name, PostgresStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var errors = Check(options, requireDatabase: true);
+        if (errors.Count == 0 && _services is not null && MissingDataSourceKey(options, _services) is { } missing)
+        {
+            errors.Add(missing);
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    /// <summary>The problem when only <see cref="PostgresStoreOptions.DataSourceKey"/> is set and no data source is registered under it, else null.</summary>
+    internal static string? MissingDataSourceKey(PostgresStoreOptions options, IServiceProvider services) =>
+        !string.IsNullOrWhiteSpace(options.DataSourceKey) && options.DataSource is null && string.IsNullOrWhiteSpace(options.ConnectionString)
+        && (services as Microsoft.Extensions.DependencyInjection.IKeyedServiceProvider)?.GetKeyedService(typeof(NpgsqlDataSource), options.DataSourceKey) is null
+            ? $"PostgresStoreOptions.DataSourceKey is '{options.DataSourceKey}', but no NpgsqlDataSource is registered under that key. " +
+              $"Register one with services.AddNpgsqlDataSource(connectionString, serviceKey: \"{options.DataSourceKey}\") (package Npgsql.DependencyInjection) " +
+              "or services.AddKeyedSingleton, or pass a connection string (a value containing '=') to UsePostgres."
+            : null;
 
     /// <summary>Lists every problem of <paramref name="options"/>.</summary>
     /// <param name="options">The options.</param>

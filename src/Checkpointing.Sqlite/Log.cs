@@ -27,4 +27,7 @@ internal static partial class Log
 
     [LoggerMessage(1007, LogLevel.Warning, "SQLite {Operation}: constraint violation mapped to an SDK exception")]
     public static partial void ConstraintViolation(this ILogger logger, Exception exception, string operation);
+
+    [LoggerMessage(1009, LogLevel.Information, "SQLite: the folder of {DataSource} is read-only; the database is opened as a read-only snapshot (writes are refused)")]
+    public static partial void OpenedReadOnly(this ILogger logger, string dataSource);
 }

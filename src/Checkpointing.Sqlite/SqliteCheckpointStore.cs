@@ -21,12 +21,17 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 {
     private const int SqliteBusy = 5;
     private const int SqliteLocked = 6;
+    private const int SqliteReadOnly = 8;
+    private const int SqliteCantOpen = 14;
     private const int SqliteConstraint = 19;
+    private const int SqliteNotADatabase = 26;
 
     private readonly string _connectionString;
+    private volatile string _openConnectionString;
     private readonly int _busyTimeoutMs;
     private readonly int _maxBusyRetries;
     private readonly bool _applyMigrations;
+    private readonly bool _createMissingFolder;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -42,16 +47,27 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     public SqliteCheckpointStore(SqliteStoreOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(options);
+        if (!options.CreateMissingFolder && SqliteStoreOptionsValidator.DataSourceOf(options) is { } path && SqliteStoreOptionsValidator.MissingFolder(path) is { } missing)
+        {
+            throw new SqliteDatabaseFileException(Path.GetFullPath(path), SqliteDatabaseFileProblem.MissingFolder, SqliteStoreOptionsValidator.MissingFolderMessage(path, missing));
+        }
+
         _connectionString = options.BuildConnectionString();
+        _openConnectionString = _connectionString;
         DataSource = new SqliteConnectionStringBuilder(_connectionString).DataSource;
         _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
         _maxBusyRetries = options.MaxBusyRetries;
         _applyMigrations = options.ApplyMigrations;
+        _createMissingFolder = options.CreateMissingFolder;
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqliteCheckpointStore>();
-        var folder = Path.GetDirectoryName(DataSource);
-        if (!string.IsNullOrEmpty(folder))
+        if (SqliteStoreOptionsValidator.MissingFolder(DataSource) is { } folder)
         {
+            if (!options.CreateMissingFolder)
+            {
+                throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.MissingFolder, SqliteStoreOptionsValidator.MissingFolderMessage(DataSource, folder));
+            }
+
             Directory.CreateDirectory(folder);
         }
 
@@ -73,6 +89,8 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         await _migrationGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            await CheckDatabaseFileAsync(cancellationToken).ConfigureAwait(false);
+            UseReadOnlySnapshotIfFolderIsReadOnly();
             var applied = await RetryBusyAsync("migrate", () =>
             {
                 using var connection = Open();
@@ -89,7 +107,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 
     /// <summary>Reads the schema version recorded in the database (0 before the first migration).</summary>
     internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
-        ReadAsync((connection, transaction) =>
+        !File.Exists(DataSource) ? Task.FromResult(0) : ReadAsync((connection, transaction) =>
         {
             using var exists = Command(connection, transaction, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';");
             return Convert.ToInt64(exists.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0
@@ -106,8 +124,9 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         }
 
         _disposed = true;
-        using (var connection = new SqliteConnection(_connectionString))
+        foreach (var connectionString in new[] { _connectionString, _openConnectionString }.Distinct(StringComparer.Ordinal))
         {
+            using var connection = new SqliteConnection(connectionString);
             SqliteConnection.ClearPool(connection);
         }
 
@@ -117,7 +136,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
 
     private SqliteConnection Open()
     {
-        var connection = new SqliteConnection(_connectionString);
+        var connection = new SqliteConnection(_openConnectionString);
         try
         {
             connection.Open();
@@ -146,6 +165,8 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
             return;
         }
 
+        await CheckDatabaseFileAsync(cancellationToken).ConfigureAwait(false);
+        UseReadOnlySnapshotIfFolderIsReadOnly();
         var version = await GetSchemaVersionAsync(cancellationToken).ConfigureAwait(false);
         if (version < SqliteMigrator.LatestVersion)
         {
@@ -232,12 +253,117 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                     $"SQLite {operation} on '{DataSource}' gave up after {attempt} attempts because another connection or process kept the database locked. " +
                     "Retry later, or raise SqliteStoreOptions.BusyTimeout or MaxBusyRetries.", e);
             }
+            catch (SqliteException e) when (e.SqliteErrorCode == SqliteReadOnly)
+            {
+                throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.ReadOnly,
+                    $"SQLite {operation} on '{DataSource}' needs to write, but the database file or its folder is read-only; nothing was changed. " +
+                    "Reading works; to change anything, give this user write access to the file and its folder.", e);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == SqliteNotADatabase)
+            {
+                throw NotADatabase(e);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == SqliteCantOpen && SqliteStoreOptionsValidator.MissingFolder(DataSource) is { } folder)
+            {
+                throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.MissingFolder, SqliteStoreOptionsValidator.MissingFolderMessage(DataSource, folder), e);
+            }
             catch (SqliteException e)
             {
                 throw new CheckpointingException($"SQLite {operation} on '{DataSource}' failed: {e.Message}", e);
             }
         }
     }
+
+    /// <summary>
+    /// Refuses a database file that holds no database before anything writes to it: an empty file (a truncated
+    /// database is not taken for a new store) or one whose header is not SQLite's. A missing file is created by the
+    /// first migration. A file another process has just created and not yet written gets a moment to get its header.
+    /// </summary>
+    private async Task CheckDatabaseFileAsync(CancellationToken cancellationToken)
+    {
+        const int attempts = 10;
+        for (var attempt = 1; ; attempt++)
+        {
+            var header = new byte[16];
+            int read;
+            try
+            {
+                using var file = new FileStream(DataSource, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                read = file.ReadAtLeast(header, header.Length, throwOnEndOfStream: false);
+            }
+            catch (FileNotFoundException)
+            {
+                return;
+            }
+            catch (DirectoryNotFoundException)
+            {
+                return;
+            }
+
+            if (read == header.Length)
+            {
+                if (header.AsSpan().SequenceEqual("SQLite format 3\0"u8))
+                {
+                    return;
+                }
+
+                throw NotADatabase(null);
+            }
+
+            if (attempt == attempts)
+            {
+                if (read > 0)
+                {
+                    throw NotADatabase(null);
+                }
+
+                throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.Empty,
+                    $"The SQLite database '{DataSource}' is an empty file (0 bytes), so it holds no checkpoints; it is not taken for a new store. " +
+                    "If it was truncated, restore it from a backup; to start a new store, delete the file.");
+            }
+
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// A WAL database needs its <c>-wal</c> and <c>-shm</c> files, which SQLite cannot create in a read-only folder, so
+    /// an existing database there is opened as an immutable, read-only snapshot: reads work, and every write is
+    /// refused with <see cref="SqliteDatabaseFileProblem.ReadOnly"/>.
+    /// </summary>
+    private void UseReadOnlySnapshotIfFolderIsReadOnly()
+    {
+        if (!ReferenceEquals(_openConnectionString, _connectionString) || !File.Exists(DataSource) || FolderIsWritable())
+        {
+            return;
+        }
+
+        var builder = new SqliteConnectionStringBuilder(_connectionString)
+        {
+            DataSource = new Uri(DataSource).AbsoluteUri + "?immutable=1",
+            Mode = SqliteOpenMode.ReadOnly,
+        };
+        _openConnectionString = builder.ToString();
+        _logger.OpenedReadOnly(DataSource);
+    }
+
+    private bool FolderIsWritable()
+    {
+        var probe = Path.Combine(Path.GetDirectoryName(DataSource)!, $".{Path.GetFileName(DataSource)}.{Guid.NewGuid():N}.probe");
+        try
+        {
+            using var file = new FileStream(probe, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.DeleteOnClose);
+            return true;
+        }
+        catch (Exception e) when (e is UnauthorizedAccessException or IOException)
+        {
+            return false;
+        }
+    }
+
+    private SqliteDatabaseFileException NotADatabase(Exception? cause) => new(DataSource, SqliteDatabaseFileProblem.NotADatabase,
+        $"'{DataSource}' is not a SQLite database (it does not start with the SQLite header); nothing was changed. " +
+        "Point the store at a checkpoints database, or move the file away to start a new store.", cause);
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
     {

@@ -25,6 +25,21 @@ internal static class SqliteMigrator
     /// <returns>The number of migrations applied by this call.</returns>
     internal static int Migrate(SqliteConnection connection, ILogger logger, string dataSource, DateTimeOffset now)
     {
+        // An up-to-date schema is only read, so a read-only database (or folder) still opens for reading.
+        if (ReadVersionIfAny(connection) is var found && found >= LatestVersion && found > 0)
+        {
+            if (found > LatestVersion)
+            {
+                logger.SchemaNewer(dataSource, found, LatestVersion);
+            }
+            else
+            {
+                logger.SchemaUpToDate(dataSource, found);
+            }
+
+            return 0;
+        }
+
         using (var wal = connection.CreateCommand())
         {
             wal.CommandText = "PRAGMA journal_mode = WAL;";
@@ -77,6 +92,18 @@ internal static class SqliteMigrator
         }
 
         return applied;
+    }
+
+    /// <summary>Reads the recorded schema version in a read transaction, 0 when there is no schema_version table.</summary>
+    private static int ReadVersionIfAny(SqliteConnection connection)
+    {
+        using var transaction = connection.BeginTransaction(deferred: true);
+        using var exists = connection.CreateCommand();
+        exists.Transaction = transaction;
+        exists.CommandText = "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version';";
+        var version = Convert.ToInt64(exists.ExecuteScalar(), CultureInfo.InvariantCulture) == 0 ? 0 : ReadVersion(connection, transaction);
+        transaction.Commit();
+        return version;
     }
 
     /// <summary>Reads the highest recorded schema version, 0 when none.</summary>

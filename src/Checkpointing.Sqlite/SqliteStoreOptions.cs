@@ -10,9 +10,17 @@ public sealed class SqliteStoreOptions
     /// <value>Default: null. Foreign keys are always switched on; pooling stays as given (on by default).</value>
     public string? ConnectionString { get; set; }
 
-    /// <summary>The path of the database file, e.g. <c>data/checkpoints.db</c>. Its folder is created when missing.</summary>
+    /// <summary>The path of the database file, e.g. <c>data/checkpoints.db</c>. Its folder is created when missing (see <see cref="CreateMissingFolder"/>).</summary>
     /// <value>Default: null.</value>
     public string? DataSource { get; set; }
+
+    /// <summary>
+    /// Whether a missing folder of the database file is created. Set it to false for a path the user typed, so that a
+    /// typo is refused at start-up (<see cref="SqliteDatabaseFileException"/>, <see cref="SqliteDatabaseFileProblem.MissingFolder"/>)
+    /// instead of silently starting an empty store somewhere else.
+    /// </summary>
+    /// <value>Default: true.</value>
+    public bool CreateMissingFolder { get; set; } = true;
 
     /// <summary>How long a command waits for another connection or process to release its lock on the database.</summary>
     /// <value>Default: 30 seconds. Must be between 0 and 10 minutes.</value>
@@ -97,6 +105,11 @@ internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStore
             errors.Add($"SqliteStoreOptions data source '{dataSource}' is not a plain file path; use a path such as 'data/checkpoints.db' (for an in-memory store use UseInMemoryStore()).");
         }
 
+        if (!options.CreateMissingFolder && !string.IsNullOrWhiteSpace(dataSource) && MissingFolder(dataSource) is { } missing)
+        {
+            errors.Add(MissingFolderMessage(dataSource, missing));
+        }
+
         if (options.BusyTimeout < TimeSpan.Zero || options.BusyTimeout > TimeSpan.FromMinutes(10))
         {
             errors.Add($"SqliteStoreOptions.BusyTimeout is {options.BusyTimeout}; set it between 00:00:00 and 00:10:00.");
@@ -109,4 +122,40 @@ internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStore
 
         return errors;
     }
+
+    /// <summary>The data source the options name (from <see cref="SqliteStoreOptions.DataSource"/> or the connection string), or null.</summary>
+    internal static string? DataSourceOf(SqliteStoreOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.DataSource))
+        {
+            return options.DataSource;
+        }
+
+        try
+        {
+            return string.IsNullOrWhiteSpace(options.ConnectionString) ? null : new SqliteConnectionStringBuilder(options.ConnectionString).DataSource is { Length: > 0 } d ? d : null;
+        }
+        catch (Exception e) when (e is ArgumentException or FormatException or KeyNotFoundException or InvalidOperationException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The full path of the database file's folder when it does not exist, else null.</summary>
+    internal static string? MissingFolder(string dataSource)
+    {
+        try
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(dataSource));
+            return string.IsNullOrEmpty(folder) || Directory.Exists(folder) ? null : folder;
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            return null; // the path itself is refused when the database is opened
+        }
+    }
+
+    internal static string MissingFolderMessage(string dataSource, string folder) =>
+        $"The SQLite database '{Path.GetFullPath(dataSource)}' is in a folder that does not exist ('{folder}'); create the folder or fix the path " +
+        "(SqliteStoreOptions.CreateMissingFolder is false, so it is not created for you).";
 }

@@ -58,18 +58,22 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     /// <c>video</c> resolve to the configured defaults. Models in <see cref="ReplicateOptions.SyncModels"/> are created
     /// with <c>Prefer: wait</c>. <c>Cancel-After</c> carries <see cref="GenerationRequest.Deadline"/> or
     /// <see cref="ReplicateOptions.DefaultDeadline"/>. Only a 429 is retried; a timeout, 5xx or dropped connection is
-    /// reconciled by listing recent predictions, so a prediction is never created twice.
+    /// reconciled by listing recent predictions, so a prediction is never created twice. File inputs
+    /// (<see cref="GenerationRequest.Blobs"/>) are sent first, as <c>data:</c> URIs up to
+    /// <see cref="ReplicateOptions.InlineFileLimit"/> or through the files API; the first frame goes under the input
+    /// the model expects (<see cref="ReplicateModels.VideoModels"/>).
     /// </summary>
     /// <param name="request">The model and input.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <returns>The prediction id.</returns>
-    /// <exception cref="ArgumentException">The model is not a valid model reference.</exception>
+    /// <exception cref="ArgumentException">The model is not a valid model reference, or a file input names an input the request sets already.</exception>
     /// <exception cref="ReplicateException">Replicate refused the request (see the subclasses).</exception>
     public async Task<string> SubmitAsync(GenerationRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
         var (model, input) = Resolve(request);
+        input = await AddFileInputsAsync(model, input, request.Blobs, cancellationToken).ConfigureAwait(false);
         var sync = _options.SyncWaitSeconds > 0 && _options.SyncModels.Contains(model.Key) ? _options.SyncWaitSeconds : 0;
         var cancelAfter = (request.Deadline ?? _options.DefaultDeadline) is { } deadline ? FormatCancelAfter(deadline) : null;
         var webhook = _options.WebhookUrl is { } hook ? WithCorrelation(hook) : null;
@@ -279,6 +283,38 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         ModelRef.TryParse(name, out var resolved);
         var input = model.Alias == ReplicateModels.DefaultVideo ? ReplicateModels.AdaptVideoInput(name, request.Input) : request.Input;
         return (resolved, input);
+    }
+
+    /// <summary>
+    /// Puts each file input in the model input: <see cref="GenerationBlobInput.FirstFrame"/> under the input the model
+    /// takes its first frame in (<see cref="ReplicateModels.VideoModels"/>), any other under its own name; each as a
+    /// <c>data:</c> URI or an upload (<see cref="PrepareFileInputAsync"/>).
+    /// </summary>
+    private async Task<JsonObject> AddFileInputsAsync(ModelRef model, JsonObject input, IReadOnlyDictionary<string, GenerationBlobInput>? files, CancellationToken cancellationToken)
+    {
+        if (files is not { Count: > 0 })
+        {
+            return input;
+        }
+
+        var withFiles = (JsonObject)input.DeepClone();
+        foreach (var (name, file) in files.OrderBy(f => f.Key, StringComparer.Ordinal))
+        {
+            ArgumentNullException.ThrowIfNull(file, nameof(GenerationRequest.Blobs));
+            var key = name == GenerationBlobInput.FirstFrame ? ReplicateModels.FirstFrameInputOf(model.Key) : name;
+            if (withFiles.ContainsKey(key))
+            {
+                throw new ArgumentException($"The request sets input '{key}' twice: in its input and as the file input '{name}'. Set it once.", nameof(GenerationRequest));
+            }
+
+            var stream = await file.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                withFiles[key] = await PrepareFileInputAsync(stream, file.MediaType, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        return withFiles;
     }
 
     private Waiter JoinWaiter(string id)

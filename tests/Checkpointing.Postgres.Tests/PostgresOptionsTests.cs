@@ -22,6 +22,17 @@ public sealed class PostgresOptionsTests
     }
 
     [Fact]
+    public void A_data_source_key_that_names_a_registered_data_source_passes_start_up()
+    {
+        var services = new ServiceCollection();
+        services.AddKeyedSingleton("orders", (_, _) => NpgsqlDataSource.Create("Host=127.0.0.1;Username=postgres;Database=postgres"));
+        services.AddCheckpointing(b => b.UsePostgres(o => o.DataSourceKey = "orders"));
+        using var provider = services.BuildServiceProvider();
+
+        provider.GetRequiredService<IStartupValidator>().Validate();
+    }
+
+    [Fact]
     public void Nothing_set_is_refused_with_what_to_set()
     {
         var result = new PostgresStoreOptionsValidator().Validate(null, new PostgresStoreOptions());
@@ -150,15 +161,17 @@ public sealed class PostgresOptionsTests
     }
 
     [Fact]
-    public void UsePostgres_with_an_unregistered_key_says_how_to_register_it()
+    public void UsePostgres_with_an_unregistered_key_says_how_to_register_it_at_start_up()
     {
         var services = new ServiceCollection();
         services.AddCheckpointing(b => b.UsePostgres("pg"));
         using var provider = services.BuildServiceProvider();
 
-        var e = Assert.Throws<InvalidOperationException>(() => provider.GetRequiredService<ICheckpointStore>());
+        // Start-up validation reports it, and so does resolving the store without it.
+        var e = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<ICheckpointStore>());
 
-        Assert.StartsWith("PostgresStoreOptions.DataSourceKey is 'pg', but no NpgsqlDataSource is registered under that key. Register one with services.AddNpgsqlDataSource(connectionString, serviceKey: \"pg\")", e.Message, StringComparison.Ordinal);
+        Assert.StartsWith("PostgresStoreOptions.DataSourceKey is 'pg', but no NpgsqlDataSource is registered under that key. Register one with services.AddNpgsqlDataSource(connectionString, serviceKey: \"pg\")", Assert.Single(e.Failures), StringComparison.Ordinal);
     }
 
     [Fact]

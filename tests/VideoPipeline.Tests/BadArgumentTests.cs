@@ -79,6 +79,9 @@ public sealed class BadArgumentTests(PausedRunFixture fixture) : IClassFixture<P
         { "beat that is not a number", ["regenerate-beat", "{storyboard}", "three"], "three" },
         { "unknown artifact key", ["history", "{plan}", "beat_1"], "holds no artifact 'beat_1'; it holds spec." },
         { "unknown command", ["rewind"], "rewind" },
+        { "duration that is not a number", ["run", "--duration", "NaN"], "--duration is NaN; give between 1 and 120 seconds." },
+        { "infinite duration", ["run", "--duration", "Infinity"], "--duration is" },
+        { "upload of a folder", ["upload-image", "{storyboard}", "1", "{folder}"], "is a folder; upload-image takes an image file (PNG, JPEG or WebP)." },
     };
 
     [Theory]
@@ -90,7 +93,8 @@ public sealed class BadArgumentTests(PausedRunFixture fixture) : IClassFixture<P
             .Replace("{storyboard}", fixture.Storyboard, StringComparison.Ordinal)
             .Replace("{good}", fixture.GoodPng, StringComparison.Ordinal)
             .Replace("{html}", fixture.HtmlPng, StringComparison.Ordinal)
-            .Replace("{missing}", fixture.App.Scratch("missing.png"), StringComparison.Ordinal)).ToArray();
+            .Replace("{missing}", fixture.App.Scratch("missing.png"), StringComparison.Ordinal)
+            .Replace("{folder}", fixture.App.Scratch(""), StringComparison.Ordinal)).ToArray();
 
         var result = await fixture.App.RunAsync(resolved);
 

@@ -32,7 +32,7 @@ public sealed class ConfigurationTests
     [Theory]
     [InlineData("Checkpointing__Store", "mongodb", "error: Checkpointing:Store is 'mongodb'; this host knows 'sqlite', 'postgres' and 'memory'.")]
     [InlineData("Checkpointing__Backend", "runway", "error: Checkpointing:Backend is 'runway'; this host knows 'studio' and 'replicate'.")]
-    [InlineData("Checkpointing__BlobStore", "s3", "error: Checkpointing:BlobStore is 's3'; this host knows 'filesystem'.")]
+    [InlineData("Checkpointing__BlobStore", "azure", "error: Checkpointing:BlobStore is 'azure'; this host knows 'filesystem' and 's3'.")]
     public async Task An_unknown_provider_is_a_one_line_error(string variable, string value, string expected)
     {
         using var app = new SampleApp();

@@ -11,8 +11,8 @@ using VideoPipeline.Tests.Support;
 namespace VideoPipeline.Tests;
 
 /// <summary>
-/// The sample's Replicate adapter in process, against the fake API and a file blob store: which first-frame URLs it
-/// reads, and how clip requests are shaped per model family.
+/// The sample's Replicate adapter in process, against the fake API and a file blob store: the first frame read from
+/// the blob store, and clip requests shaped per model family by the provider's catalogue.
 /// </summary>
 public sealed class ReplicateAdapterTests : IAsyncLifetime
 {
@@ -40,7 +40,7 @@ public sealed class ReplicateAdapterTests : IAsyncLifetime
             .UseFileSystemBlobStore(o => o.RootPath = Path.Combine(_root, "blobs")));
         _services = services.BuildServiceProvider();
         _blobs = _services.GetRequiredService<IBlobStore>();
-        _adapter = new ReplicatePipelineBackend(_services.GetRequiredService<ReplicateBackend>(), _blobs, Options.Create(new VideoPipelineOptions()));
+        _adapter = new ReplicatePipelineBackend(_services.GetRequiredService<ReplicateBackend>(), Options.Create(new VideoPipelineOptions()));
     }
 
     public async ValueTask DisposeAsync()
@@ -51,29 +51,16 @@ public sealed class ReplicateAdapterTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_file_url_that_the_blob_store_did_not_issue_is_refused_before_anything_is_sent()
+    public async Task The_first_frame_is_read_from_the_blob_store_and_sent_by_the_provider()
     {
         var png = MediaProbe.TinyPng(8, 8, 40);
         var blob = await _blobs.PutAsync(new MemoryStream(png), "image/png", TestContext.Current.CancellationToken);
-        var issued = await _blobs.GetReadUrlAsync(blob, TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
 
-        // The same bytes under the same hash-shaped name, but outside the store.
-        var copy = Path.Combine(_root, "elsewhere", blob.Hash[..2], blob.Hash);
-        Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
-        File.Copy(new Uri(issued.AbsoluteUri).LocalPath, copy);
-        var missing = new string('0', 64);
+        await _adapter.SubmitAsync(Clip(ReplicateModels.Hailuo02, blob, 3), TestContext.Current.CancellationToken);
 
-        foreach (var url in new[] { "file:///etc/passwd", new Uri(copy).AbsoluteUri, new Uri(Path.Combine(_root, "blobs", "00", missing)).AbsoluteUri, "ftp://example.com/a.png", "not a url" })
-        {
-            var e = await Assert.ThrowsAsync<GenerationException>(() => _adapter.SubmitAsync(Clip(ReplicateModels.Hailuo02, url, 3), TestContext.Current.CancellationToken));
-            Assert.Contains("first_frame_image", e.Message, StringComparison.Ordinal);
-        }
-
-        Assert.Empty(_fake.RequestsOf("create"));
-
-        await _adapter.SubmitAsync(Clip(ReplicateModels.Hailuo02, issued.AbsoluteUri, 3), TestContext.Current.CancellationToken);
         var sent = Input(Assert.Single(_fake.RequestsOf("create")));
         Assert.Equal("data:image/png;base64," + Convert.ToBase64String(png), sent["first_frame_image"]!.GetValue<string>());
+        Assert.DoesNotContain(sent, p => p.Value?.ToString().Contains("file:", StringComparison.Ordinal) == true); // no local path leaves the machine
     }
 
     [Theory]
@@ -86,9 +73,8 @@ public sealed class ReplicateAdapterTests : IAsyncLifetime
     {
         var png = MediaProbe.TinyPng(8, 8, 90);
         var blob = await _blobs.PutAsync(new MemoryStream(png), "image/png", TestContext.Current.CancellationToken);
-        var issued = await _blobs.GetReadUrlAsync(blob, TimeSpan.FromMinutes(1), TestContext.Current.CancellationToken);
 
-        var id = await _adapter.SubmitAsync(Clip(model, issued.AbsoluteUri, seconds), TestContext.Current.CancellationToken);
+        var id = await _adapter.SubmitAsync(Clip(model, blob, seconds), TestContext.Current.CancellationToken);
         var result = await _adapter.WaitAsync(id, TestContext.Current.CancellationToken);
 
         Assert.Equal(GenerationStatus.Succeeded, result.Status);
@@ -102,13 +88,16 @@ public sealed class ReplicateAdapterTests : IAsyncLifetime
         Assert.Equal(duration, input["duration"]!.GetValue<int>());
     }
 
-    private static GenerationRequest Clip(string model, string firstFrame, double seconds) => new(model, new JsonObject
+    /// <summary>A clip request as the chunks phase makes it: neutral inputs, the beat image as the first-frame file input.</summary>
+    private GenerationRequest Clip(string model, BlobReference firstFrame, double seconds) => new(model, new JsonObject
     {
         ["prompt"] = "a lamp, wide shot, smooth camera move",
-        ["first_frame_image"] = firstFrame,
         ["duration"] = seconds,
         ["seed"] = 4242L,
-    });
+    })
+    {
+        Blobs = new Dictionary<string, GenerationBlobInput> { [GenerationBlobInput.FirstFrame] = new(firstFrame, _blobs) },
+    };
 
     private static JsonObject Input(RecordedRequest create) => JsonNode.Parse(create.Body!)!["input"]!.AsObject();
 }

@@ -68,6 +68,10 @@ public static class Commands
             try
             {
                 using var session = Session.Open(parse.GetValue(Data), ui);
+
+                // One read before the command prints anything: a store that cannot be used (an empty or foreign
+                // database file, an unreachable server) fails here, before a command says it started.
+                await session.Queries.ListRunsAsync(limit: 1, cancellationToken: ct);
                 return await action(session, parse, ct);
             }
             catch (CheckpointingException e)
@@ -85,6 +89,12 @@ public static class Commands
                 Ui.Error(string.Join(" ", e.Failures));
                 return 1;
             }
+            catch (AggregateException e) when (e.InnerExceptions.All(i => i is OptionsValidationException))
+            {
+                // Start-up validation of several option types: every problem on one line.
+                Ui.Error(string.Join(" ", e.InnerExceptions.SelectMany(i => ((OptionsValidationException)i).Failures)));
+                return 1;
+            }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
                 Ui.Error(e.Message);
@@ -94,6 +104,13 @@ public static class Commands
             {
                 Ui.Error("cancelled; finished units are kept (retry or continue again to resume).");
                 return 130;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Anything else is a bug or an environment problem this program does not know: still one line, no
+                // stack trace, with the exception's type so it can be reported.
+                Ui.Error($"{e.Message.ReplaceLineEndings(" ")} ({e.GetType().Name})");
+                return 70;
             }
         });
         return command;
@@ -126,7 +143,7 @@ public static class Commands
             throw new UsageException("--prompt is empty: describe the video in a sentence.");
         }
 
-        if (duration is <= 0 or > 120)
+        if (!double.IsFinite(duration) || duration is <= 0 or > 120)
         {
             throw new UsageException($"--duration is {Ui.Number(duration)}; give between 1 and 120 seconds.");
         }

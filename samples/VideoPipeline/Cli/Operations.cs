@@ -70,6 +70,11 @@ public static class Operations
 
     public static async Task<EditResult> UploadImageAsync(Session s, Checkpoint checkpoint, int beat, string file, CancellationToken ct)
     {
+        if (Directory.Exists(file))
+        {
+            throw new UsageException($"'{file}' is a folder; upload-image takes an image file (PNG, JPEG or WebP).");
+        }
+
         await RequireUnitAsync(s, checkpoint, StoryboardPhase.ArtifactType, beat, ct);
         await using var stream = File.OpenRead(file);
         var edit = await s.Editor.ReplaceContentAsync(

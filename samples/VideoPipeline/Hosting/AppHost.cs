@@ -41,8 +41,8 @@ public static class AppHost
             builder.Configuration.AddInMemoryCollection([new("Checkpointing:DataPath", dataOverride)]);
         }
 
-        var settings = builder.Configuration.GetSection(HostSettings.Section).Get<HostSettings>() ?? new HostSettings();
-        var data = Path.GetFullPath(settings.DataPath);
+        var settings = Bind<HostSettings>(builder.Configuration.GetSection(HostSettings.Section));
+        var data = DataFolder.Resolve(settings.DataPath, dataOverride is null ? "Checkpointing:DataPath" : "--data");
 
         // 2. Logging goes to stderr so stdout carries only the commands' output; no colours when redirected.
         builder.Logging.ClearProviders();
@@ -55,9 +55,13 @@ public static class AppHost
         builder.Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         // 3. The pipeline's own settings: models, media, and the studio backend's folder under the data folder.
-        builder.Services.Configure<VideoPipelineOptions>(builder.Configuration.GetSection("VideoPipeline"));
-        builder.Services.Configure<MediaOptions>(builder.Configuration.GetSection("Media"));
-        builder.Services.Configure<StudioOptions>(builder.Configuration.GetSection("Studio"));
+        //    Each is bound and validated at start-up, so a bad value (Media__Width=0) fails before anything runs.
+        builder.Services.AddOptions<VideoPipelineOptions>().Configure(o => Providers.Bind(builder.Configuration.GetSection("VideoPipeline"), o)).ValidateOnStart();
+        builder.Services.AddOptions<MediaOptions>().Configure(o => Providers.Bind(builder.Configuration.GetSection("Media"), o)).ValidateOnStart();
+        builder.Services.AddOptions<StudioOptions>().Configure(o => Providers.Bind(builder.Configuration.GetSection("Studio"), o)).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<VideoPipelineOptions>, VideoPipelineOptionsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<MediaOptions>, MediaOptionsValidator>();
+        builder.Services.AddSingleton<IValidateOptions<StudioOptions>, StudioOptionsValidator>();
         builder.Services.PostConfigure<StudioOptions>(o => o.Root = Path.Combine(data, "studio"));
         builder.Services.AddSingleton<VideoAssembler>();
         builder.Services.AddSingleton(new DataFolder(data));
@@ -72,10 +76,18 @@ public static class AppHost
                     .AddPhase<ChunksPhase>()
                     .AddPhase<AssemblePhase>());
                 Providers.UseStore(sdk, settings, data);
-                Providers.UseBlobStore(sdk, settings, data);
+                Providers.UseBlobStore(sdk, settings, data, builder.Configuration);
                 Providers.AddBackend(sdk, settings, builder.Configuration);
             },
             options => options.DefaultMaxConcurrency = 2);
+    }
+
+    private static T Bind<T>(IConfigurationSection section)
+        where T : new()
+    {
+        var value = new T();
+        Providers.Bind(section, value);
+        return value;
     }
 
     /// <summary>Runs the start-up validation of every option registered with ValidateOnStart, reporting all errors at once.</summary>
@@ -93,8 +105,14 @@ public sealed class HostSettings
     /// <summary>The metadata store: <c>sqlite</c> (default), <c>postgres</c> or <c>memory</c> (lost when the process ends).</summary>
     public string Store { get; set; } = Providers.Sqlite;
 
-    /// <summary>The SQLite database: a path relative to the data folder, or a connection string. Default: <c>checkpoints.db</c>.</summary>
-    public string Sqlite { get; set; } = "checkpoints.db";
+    /// <summary>The default SQLite database, in the data folder.</summary>
+    public const string DefaultSqlite = "checkpoints.db";
+
+    /// <summary>
+    /// The SQLite database: a path relative to the data folder, or a connection string. Default: <c>checkpoints.db</c>.
+    /// Any other value must name a folder that exists.
+    /// </summary>
+    public string Sqlite { get; set; } = DefaultSqlite;
 
     /// <summary>The PostgreSQL connection string, for <c>Store = postgres</c>.</summary>
     public string? Postgres { get; set; }
@@ -102,7 +120,7 @@ public sealed class HostSettings
     /// <summary>The PostgreSQL schema that holds the tables. Default: <c>checkpointing</c>.</summary>
     public string PostgresSchema { get; set; } = "checkpointing";
 
-    /// <summary>The blob store: <c>filesystem</c> (default).</summary>
+    /// <summary>The blob store: <c>filesystem</c> (default, under the data folder) or <c>s3</c> (section <c>Checkpointing:S3</c>).</summary>
     public string BlobStore { get; set; } = Providers.FileSystem;
 
     /// <summary>The generation backend: <c>studio</c> (default, offline) or <c>replicate</c> (needs an API token).</summary>
@@ -113,6 +131,36 @@ public sealed class HostSettings
 public sealed record DataFolder(string Path)
 {
     public string Blobs => System.IO.Path.Combine(Path, "blobs");
+
+    /// <summary>
+    /// The full path of the data folder, created on first use (the default <c>./data</c> as much as a folder given
+    /// with <c>--data</c>: it is this program's own folder). A file at that path is refused.
+    /// </summary>
+    public static string Resolve(string setting, string source)
+    {
+        if (string.IsNullOrWhiteSpace(setting))
+        {
+            throw new ConfigurationException($"{source} is empty; give the folder for the pipeline's data (default: ./data).");
+        }
+
+        string full;
+        try
+        {
+            full = System.IO.Path.GetFullPath(setting);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException or PathTooLongException)
+        {
+            throw new ConfigurationException($"{source} '{setting}' is not a valid path: {e.Message}");
+        }
+
+        if (File.Exists(full))
+        {
+            throw new ConfigurationException($"{source} '{full}' is a file; point it at a folder for the pipeline's data (it is created on first use).");
+        }
+
+        Directory.CreateDirectory(full);
+        return full;
+    }
 }
 
 /// <summary>
@@ -125,24 +173,44 @@ public static class Providers
     public const string Memory = "memory";
     public const string Postgres = "postgres";
     public const string FileSystem = "filesystem";
+    public const string S3 = "s3";
+
+    /// <summary>The configuration section bound to the S3 blob store's options (<c>Checkpointing__S3__BucketName</c>, …).</summary>
+    public const string S3Section = "Checkpointing:S3";
 
     public static void UseStore(CheckpointingBuilder sdk, HostSettings settings, string data)
     {
         switch (settings.Store.Trim().ToLowerInvariant())
         {
             case Sqlite:
-                var target = settings.Sqlite.Contains('=', StringComparison.Ordinal) ? settings.Sqlite : Path.Combine(data, settings.Sqlite);
-                if (!target.Contains('=', StringComparison.Ordinal))
+                // The default database sits in the data folder, which exists by now. A path or connection string the
+                // user set is taken as typed: a folder that does not exist is refused at start-up, not created.
+                var isConnectionString = settings.Sqlite.Contains('=', StringComparison.Ordinal);
+                var explicitPath = !string.Equals(settings.Sqlite, HostSettings.DefaultSqlite, StringComparison.Ordinal);
+                sdk.UseSqlite(o =>
                 {
-                    Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                }
+                    if (isConnectionString)
+                    {
+                        o.ConnectionString = settings.Sqlite;
+                    }
+                    else
+                    {
+                        o.DataSource = Path.Combine(data, settings.Sqlite);
+                    }
 
-                sdk.UseSqlite(target);
+                    o.CreateMissingFolder = !explicitPath;
+                });
                 break;
             case Postgres:
                 var connectionString = string.IsNullOrWhiteSpace(settings.Postgres)
                     ? throw new ConfigurationException("Checkpointing:Store is 'postgres' but no connection string is set; set Checkpointing:Postgres (env Checkpointing__Postgres), e.g. 'Host=127.0.0.1;Username=postgres;Database=postgres'.")
                     : settings.Postgres;
+                if (!connectionString.Contains('=', StringComparison.Ordinal))
+                {
+                    // UsePostgres would take a value without '=' for the key of a registered data source.
+                    throw new ConfigurationException("Checkpointing:Postgres is not a connection string (it has no 'Key=Value' pairs); set it like 'Host=127.0.0.1;Username=postgres;Database=postgres'.");
+                }
+
                 sdk.UsePostgres(connectionString, o => o.SchemaName = settings.PostgresSchema);
                 break;
             case Memory:
@@ -153,15 +221,20 @@ public static class Providers
         }
     }
 
-    public static void UseBlobStore(CheckpointingBuilder sdk, HostSettings settings, string data)
+    public static void UseBlobStore(CheckpointingBuilder sdk, HostSettings settings, string data, IConfiguration configuration)
     {
         switch (settings.BlobStore.Trim().ToLowerInvariant())
         {
             case FileSystem:
                 sdk.UseFileSystemBlobStore(o => o.RootPath = Path.Combine(data, "blobs"));
                 break;
+            case S3:
+                // The package's own options, validated at start-up (bucket name, region or service URL, part sizes);
+                // empty keys fall back to the AWS SDK's credentials (AWS_ACCESS_KEY_ID, profiles, instance roles).
+                sdk.UseS3(o => Bind(configuration.GetSection(S3Section), o));
+                break;
             default:
-                throw new ConfigurationException($"Checkpointing:BlobStore is '{settings.BlobStore}'; this host knows '{FileSystem}'.");
+                throw new ConfigurationException($"Checkpointing:BlobStore is '{settings.BlobStore}'; this host knows '{FileSystem}' and '{S3}'.");
         }
     }
 
@@ -178,7 +251,7 @@ public static class Providers
                 // The provider's options from the "Replicate" section (prices of the models in appsettings.json); the
                 // provider itself falls back to REPLICATE_API_TOKEN and REPLICATE_BASE_URL and validates at start-up.
                 // The phases get the adapter that maps their neutral requests onto each Replicate model.
-                sdk.UseReplicate(o => BindReplicate(configuration.GetSection(ReplicateSection), o));
+                sdk.UseReplicate(o => Bind(configuration.GetSection(ReplicateSection), o));
                 sdk.Services.AddSingleton<ReplicatePipelineBackend>();
                 sdk.Services.AddSingleton(sp => new PipelineBackend(sp.GetRequiredService<ReplicatePipelineBackend>()));
                 break;
@@ -188,7 +261,8 @@ public static class Providers
         }
     }
 
-    private static void BindReplicate(IConfigurationSection section, ReplicateOptions options)
+    /// <summary>Binds a section, turning a value that does not convert into a one-line <see cref="ConfigurationException"/>.</summary>
+    public static void Bind(IConfigurationSection section, object options)
     {
         try
         {

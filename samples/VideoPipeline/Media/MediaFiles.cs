@@ -3,28 +3,13 @@ namespace VideoPipeline.Media;
 /// <summary>Recognises the file kinds the pipeline produces from their first bytes.</summary>
 public static class MediaFiles
 {
-    public static bool IsPng(ReadOnlySpan<byte> bytes) => bytes.StartsWith(PngWriter.Signature);
+    public static bool IsPng(ReadOnlySpan<byte> bytes) => Apng.IsPng(bytes);
 
     /// <summary>An ISO base media file (MP4): a box size, then <c>ftyp</c>.</summary>
     public static bool IsMp4(ReadOnlySpan<byte> bytes) => bytes.Length >= 12 && bytes[4..8].SequenceEqual("ftyp"u8);
 
     /// <summary>A PNG with an <c>acTL</c> chunk before its image data.</summary>
-    public static bool IsAnimatedPng(ReadOnlySpan<byte> bytes)
-    {
-        if (!IsPng(bytes))
-        {
-            return false;
-        }
-
-        try
-        {
-            return PngReader.ReadInfo(bytes).IsAnimated;
-        }
-        catch (InvalidDataException)
-        {
-            return false;
-        }
-    }
+    public static bool IsAnimatedPng(ReadOnlySpan<byte> bytes) => Apng.IsAnimated(bytes);
 
     /// <summary>The file extension that fits the bytes: <c>.mp4</c>, <c>.apng</c>, <c>.png</c>, <c>.jpg</c>, <c>.webp</c> or <c>.bin</c>.</summary>
     public static string ExtensionFor(ReadOnlySpan<byte> header, string? mediaType) => header switch

@@ -33,17 +33,21 @@ public sealed class ChunksPhase(PipelineBackend backend, IOptions<VideoPipelineO
         var beat = spec.Beats[context.UnitIndex - 1];
         var image = await context.GetInputAsync(StoryboardPhase.ArtifactType, $"beat_{context.UnitIndex}", cancellationToken);
         var blob = image.Content.Blob ?? throw new InvalidStateException($"beat_{context.UnitIndex} holds no image.");
-        var imageUrl = await context.Blobs.GetReadUrlAsync(blob, TimeSpan.FromHours(1), cancellationToken);
         var model = options.Value.ResolveClipModel(context.Overrides.Model);
         var prompt = context.Overrides.Prompt ?? $"{beat.Prompt}, {beat.ShotType.Replace('_', '-')} shot, smooth camera move";
         var seed = context.Overrides.Seed ?? StoryboardPhase.StableSeed(beat.Id);
-        var outcome = await context.GenerateAsync(backend.Backend, new GenerationRequest(model, new JsonObject
+        // The beat image goes as a file input: each backend sends it its own way (the studio reads the blob store,
+        // Replicate gets a data: URI or an upload under the input name its model expects).
+        var request = new GenerationRequest(model, new JsonObject
         {
             ["prompt"] = prompt,
-            ["first_frame_image"] = imageUrl.AbsoluteUri,
             ["duration"] = beat.Duration,
             ["seed"] = seed,
-        }), cancellationToken);
+        })
+        {
+            Blobs = new Dictionary<string, GenerationBlobInput>(StringComparer.Ordinal) { [GenerationBlobInput.FirstFrame] = new(blob, context.Blobs) },
+        };
+        var outcome = await context.GenerateAsync(backend.Backend, request, cancellationToken);
         if (outcome.Files.Count == 0)
         {
             throw new GenerationException($"Model '{model}' returned no clip for beat {context.UnitIndex}.", outcome.JobId);

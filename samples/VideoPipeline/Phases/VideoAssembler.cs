@@ -1,5 +1,6 @@
 using Checkpointing;
 using Microsoft.Extensions.Options;
+using SkiaSharp;
 using VideoPipeline.Media;
 using VideoPipeline.Studio;
 
@@ -22,33 +23,44 @@ public sealed class VideoAssembler(IOptions<MediaOptions> media)
             return new AssembledVideo(mp4, "mp4", null);
         }
 
-        var frames = new List<RgbImage>();
-        foreach (var clip in clips)
+        var frames = new List<SKBitmap>();
+        try
         {
-            var bytes = await File.ReadAllBytesAsync(clip, ct);
-            if (!MediaFiles.IsPng(bytes))
+            foreach (var clip in clips)
             {
-                throw new InvalidStateException(
-                    $"Clip '{Path.GetFileName(clip)}' is {MediaTypes.Detect(bytes) ?? "of an unknown type"}; joining it needs ffmpeg on PATH (or set Media:Ffmpeg to its path).");
-            }
-
-            foreach (var frame in PngReader.DecodeFrames(bytes))
-            {
-                var image = frame.Image;
-                if (frames.Count > 0 && (image.Width != frames[0].Width || image.Height != frames[0].Height))
+                var bytes = await File.ReadAllBytesAsync(clip, ct);
+                if (!MediaFiles.IsPng(bytes))
                 {
-                    image = image.Resize(frames[0].Width, frames[0].Height);
+                    throw new InvalidStateException(
+                        $"Clip '{Path.GetFileName(clip)}' is {MediaTypes.Detect(bytes) ?? "of an unknown type"}; joining it needs ffmpeg on PATH (or set Media:Ffmpeg to its path).");
                 }
 
-                frames.Add(image);
+                foreach (var frame in Apng.DecodeFrames(bytes))
+                {
+                    if (frames.Count > 0 && (frame.Image.Width != frames[0].Width || frame.Image.Height != frames[0].Height))
+                    {
+                        frames.Add(Images.Resize(frame.Image, frames[0].Width, frames[0].Height));
+                        frame.Image.Dispose();
+                    }
+                    else
+                    {
+                        frames.Add(frame.Image);
+                    }
+                }
+            }
+
+            var apng = outputWithoutExtension + ".apng";
+            await File.WriteAllBytesAsync(apng, Apng.Encode(frames, media.Value.FramesPerSecond), ct);
+            return new AssembledVideo(apng, "apng", frames.Count);
+        }
+        finally
+        {
+            foreach (var frame in frames)
+            {
+                frame.Dispose();
             }
         }
-
-        var apng = outputWithoutExtension + ".apng";
-        await File.WriteAllBytesAsync(apng, PngWriter.EncodeAnimated(frames, media.Value.FramesPerSecond), ct);
-        return new AssembledVideo(apng, "apng", frames.Count);
     }
 }
-
 /// <summary>The assembled file.</summary>
 public sealed record AssembledVideo(string Path, string Format, int? Frames);

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Checkpointing;
 using Microsoft.Extensions.Options;
+using SkiaSharp;
 using VideoPipeline.Media;
 
 namespace VideoPipeline.Studio;
@@ -16,8 +17,10 @@ namespace VideoPipeline.Studio;
 /// </summary>
 /// <remarks>
 /// Text models write a video spec (<see cref="StudioPlanner"/>); image models paint a PNG from the prompt and seed
-/// (<c>#rrggbb</c> colours in the prompt become the palette); video models animate the image at
-/// <c>first_frame_image</c> (a <c>file:</c> or <c>data:</c> URL) into an MP4 with ffmpeg, or an animated PNG without it.
+/// (<c>#rrggbb</c> colours in the prompt become the palette); video models animate the image of
+/// their <c>first_frame</c> file input (read from the pipeline's blob store, file system or S3) or <c>first_frame_image</c>
+/// (a <c>file:</c> or <c>data:</c> URL); PNG, JPEG or WebP, into an MP4 with ffmpeg, or an animated PNG without it.
+/// Images are painted, decoded and encoded with SkiaSharp.
 /// </remarks>
 public sealed partial class StudioBackend : IGenerationBackend
 {
@@ -27,13 +30,15 @@ public sealed partial class StudioBackend : IGenerationBackend
     private readonly StudioOptions _options;
     private readonly MediaOptions _media;
     private readonly TimeProvider _time;
+    private readonly IBlobStore _blobs;
     private readonly Lazy<Ffmpeg?> _ffmpeg;
     private readonly string _jobs;
     private readonly string _outputs;
 
-    public StudioBackend(IOptions<StudioOptions> options, IOptions<MediaOptions> media, TimeProvider time)
+    public StudioBackend(IOptions<StudioOptions> options, IOptions<MediaOptions> media, IBlobStore blobs, TimeProvider time)
     {
         _options = options.Value;
+        _blobs = blobs;
         _media = media.Value;
         _time = time;
         _ffmpeg = new Lazy<Ffmpeg?>(() => Ffmpeg.Locate(_media.Ffmpeg));
@@ -53,7 +58,30 @@ public sealed partial class StudioBackend : IGenerationBackend
 
         Directory.CreateDirectory(_jobs);
         var id = $"st-{_time.GetUtcNow():yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..12]}";
-        var job = new StudioJob(id, request.Model, request.Input, _time.GetUtcNow());
+        var files = new Dictionary<string, StudioInputFile>(StringComparer.Ordinal);
+        foreach (var (name, input) in request.Blobs)
+        {
+            if (input.Blob is { } blob)
+            {
+                // A blob of the pipeline's store: any process that waits on the job reads it there, by hash.
+                files[name] = new StudioInputFile(blob.Hash, null, input.MediaType);
+                continue;
+            }
+
+            // Anything else is copied next to the job, so the job does not depend on the caller's stream.
+            var path = Path.Combine(_jobs, $"{id}.{files.Count}.input");
+            var stream = await input.OpenReadAsync(cancellationToken);
+            await using (stream)
+            {
+                using var copy = new MemoryStream();
+                await stream.CopyToAsync(copy, cancellationToken);
+                await WriteAtomicallyAsync(path, copy.ToArray(), cancellationToken);
+            }
+
+            files[name] = new StudioInputFile(null, Path.GetFileName(path), input.MediaType);
+        }
+
+        var job = new StudioJob(id, request.Model, request.Input, _time.GetUtcNow()) { Files = files };
         await WriteAtomicallyAsync(JobPath(id), JsonSerializer.SerializeToUtf8Bytes(job, JobJson), cancellationToken);
         return id;
     }
@@ -129,10 +157,13 @@ public sealed partial class StudioBackend : IGenerationBackend
                 return new StudioResult(job.Id, GenerationStatus.Succeeded, text, [], model.Price, null);
 
             case StudioModelKind.Image:
-                var palette = HexColour().Matches(prompt).Select(m => Rgb.TryParseHex(m.Value, out var c) ? c : default).ToList();
-                var image = Painter.Paint(prompt, seed, _media.Width, _media.Height, palette.Count > 0 ? palette : null);
-                var png = await SaveOutputAsync(job.Id, ".png", PngWriter.Encode(image), ct);
-                return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [new StudioFile(png, MediaTypes.Png)], model.Price, null);
+                var palette = HexColour().Matches(prompt).Select(m => SKColor.TryParse(m.Value, out var c) ? c : SKColors.Black).ToList();
+                using (var image = Painter.Paint(prompt, seed, _media.Width, _media.Height, palette.Count > 0 ? palette : null))
+                {
+                    var png = await SaveOutputAsync(job.Id, ".png", Images.EncodePng(image), ct);
+                    return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [new StudioFile(png, MediaTypes.Png)], model.Price, null);
+                }
+
 
             default:
                 var seconds = job.Input["duration"]?.GetValue<double>() ?? 2;
@@ -141,93 +172,106 @@ public sealed partial class StudioBackend : IGenerationBackend
                     throw new StudioInputException($"duration must be between 0 and 60 seconds, not {seconds.ToString(CultureInfo.InvariantCulture)}.");
                 }
 
-                var first = await LoadFirstFrameAsync(job.Input["first_frame_image"]?.GetValue<string>(), ct);
-                if (first.Width != _media.Width || first.Height != _media.Height)
+                using (var loaded = await LoadFirstFrameAsync(job, ct))
+                using (var first = Images.Resize(loaded, _media.Width, _media.Height))
                 {
-                    first = first.Resize(_media.Width, _media.Height);
+                    var frameCount = Math.Max(2, (int)Math.Round(seconds * _media.FramesPerSecond));
+                    var frames = Motion.Render(first, frameCount, model.Camera, seed);
+                    StudioFile clip;
+                    try
+                    {
+                        clip = await EncodeClipAsync(job.Id, frames, ct);
+                    }
+                    finally
+                    {
+                        foreach (var frame in frames)
+                        {
+                            frame.Dispose();
+                        }
+                    }
+
+                    var cost = Math.Round(model.Price * (decimal)seconds, 4);
+                    return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [clip], cost, null);
                 }
 
-                var frameCount = Math.Max(2, (int)Math.Round(seconds * _media.FramesPerSecond));
-                var frames = Motion.Render(first, frameCount, model.Camera, seed);
-                var clip = await EncodeClipAsync(job.Id, frames, ct);
-                var cost = Math.Round(model.Price * (decimal)seconds, 4);
-                return new StudioResult(job.Id, GenerationStatus.Succeeded, null, [clip], cost, null);
         }
     }
 
-    private async Task<StudioFile> EncodeClipAsync(string jobId, IReadOnlyList<RgbImage> frames, CancellationToken ct)
+    private async Task<StudioFile> EncodeClipAsync(string jobId, IReadOnlyList<SKBitmap> frames, CancellationToken ct)
     {
         if (_ffmpeg.Value is { } ffmpeg)
         {
-            var folder = Path.Combine(_outputs, jobId + ".frames");
-            Directory.CreateDirectory(folder);
-            try
-            {
-                for (var i = 0; i < frames.Count; i++)
-                {
-                    await File.WriteAllBytesAsync(Path.Combine(folder, $"frame_{i + 1:0000}.png"), PngWriter.Encode(frames[i]), ct);
-                }
-
-                var path = Path.Combine(_outputs, jobId + ".mp4");
-                await ffmpeg.EncodeFramesAsync(folder, _media.FramesPerSecond, path, ct);
-                return new StudioFile(path, MediaTypes.Mp4);
-            }
-            finally
-            {
-                Directory.Delete(folder, recursive: true);
-            }
-        }
-
-        var apng = await SaveOutputAsync(jobId, ".apng", PngWriter.EncodeAnimated(frames, _media.FramesPerSecond), ct);
-        return new StudioFile(apng, MediaTypes.Png);
-    }
-
-    private async Task<RgbImage> LoadFirstFrameAsync(string? url, CancellationToken ct)
-    {
-        if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
-        {
-            throw new StudioInputException("first_frame_image must be a file: or data: URL of the clip's first frame.");
-        }
-
-        byte[] bytes;
-        if (uri.IsFile)
-        {
-            bytes = await File.ReadAllBytesAsync(uri.LocalPath, ct);
-        }
-        else if (uri.Scheme == "data" && url.IndexOf(";base64,", StringComparison.Ordinal) is var comma and > 0)
-        {
-            bytes = Convert.FromBase64String(url[(comma + 8)..]);
-        }
-        else
-        {
-            throw new StudioInputException($"The studio backend works offline and reads file: and data: URLs only, not '{uri.Scheme}:'.");
-        }
-
-        if (MediaFiles.IsPng(bytes))
-        {
-            return PngReader.Decode(bytes);
-        }
-
-        if (_ffmpeg.Value is { } ffmpeg)
-        {
-            // ffmpeg reads JPEG and WebP; convert to PNG, then decode that.
-            var input = Path.Combine(_outputs, Guid.NewGuid().ToString("N"));
-            var output = input + ".png";
+            var path = Path.Combine(_outputs, jobId + ".mp4");
+            var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp.mp4";
             Directory.CreateDirectory(_outputs);
             try
             {
-                await File.WriteAllBytesAsync(input, bytes, ct);
-                await ffmpeg.ConvertToPngAsync(input, output, ct);
-                return PngReader.Decode(await File.ReadAllBytesAsync(output, ct));
+                await ffmpeg.EncodeFramesAsync([.. frames.Select(Images.EncodePng)], _media.FramesPerSecond, temp, ct);
+                File.Move(temp, path, overwrite: true);
             }
             finally
             {
-                File.Delete(input);
-                File.Delete(output);
+                File.Delete(temp);
+            }
+
+            return new StudioFile(path, MediaTypes.Mp4);
+        }
+
+        var apng = await SaveOutputAsync(jobId, ".apng", Apng.Encode(frames, _media.FramesPerSecond), ct);
+        return new StudioFile(apng, MediaTypes.Png);
+    }
+
+    /// <summary>
+    /// The clip's first frame: the job's <see cref="GenerationBlobInput.FirstFrame"/> file input (read from the blob
+    /// store, whichever it is, or from the copy made at submission), else a <c>file:</c> or <c>data:</c> URL in
+    /// <c>first_frame_image</c>.
+    /// </summary>
+    private async Task<SKBitmap> LoadFirstFrameAsync(StudioJob job, CancellationToken ct)
+    {
+        byte[] bytes;
+        if (job.Files?.GetValueOrDefault(GenerationBlobInput.FirstFrame) is { } file)
+        {
+            Stream stream;
+            try
+            {
+                stream = file.BlobHash is { } hash ? await _blobs.OpenReadAsync(hash, ct) : File.OpenRead(Path.Combine(_jobs, file.JobFile!));
+            }
+            catch (Exception e) when (e is BlobNotFoundException or FileNotFoundException)
+            {
+                throw new StudioInputException($"The first frame of job {job.Id} is gone from the {(file.BlobHash is null ? "studio's job folder" : "blob store")}: regenerate the beat image and continue again.");
+            }
+
+            await using (stream)
+            {
+                using var copy = new MemoryStream();
+                await stream.CopyToAsync(copy, ct);
+                bytes = copy.ToArray();
+            }
+        }
+        else
+        {
+            var url = job.Input["first_frame_image"]?.GetValue<string>();
+            if (string.IsNullOrWhiteSpace(url) || !Uri.TryCreate(url, UriKind.Absolute, out var uri))
+            {
+                throw new StudioInputException("A clip needs its first frame: a first_frame file input, or first_frame_image as a file: or data: URL.");
+            }
+
+            if (uri.IsFile)
+            {
+                bytes = await File.ReadAllBytesAsync(uri.LocalPath, ct);
+            }
+            else if (uri.Scheme == "data" && url.IndexOf(";base64,", StringComparison.Ordinal) is var comma and > 0)
+            {
+                bytes = Convert.FromBase64String(url[(comma + 8)..]);
+            }
+            else
+            {
+                throw new StudioInputException($"The studio backend works offline and reads file: and data: URLs only, not '{uri.Scheme}:'.");
             }
         }
 
-        throw new StudioInputException($"The first frame is {MediaTypes.Detect(bytes) ?? "not an image"}; without ffmpeg on PATH the studio reads PNG only. Install ffmpeg or upload a PNG.");
+        // SkiaSharp reads PNG, JPEG, WebP and GIF; an animated first frame gives its first image.
+        return Images.Decode(bytes);
     }
 
     private async Task<string> SaveOutputAsync(string jobId, string extension, byte[] bytes, CancellationToken ct)
@@ -285,7 +329,14 @@ public sealed partial class StudioBackend : IGenerationBackend
     [GeneratedRegex("^st-[0-9]{14}-[0-9a-f]{12}$")]
     private static partial Regex JobIdPattern();
 
-    private sealed record StudioJob(string Id, string Model, JsonObject Input, DateTimeOffset SubmittedAt);
+    private sealed record StudioJob(string Id, string Model, JsonObject Input, DateTimeOffset SubmittedAt)
+    {
+        /// <summary>The job's file inputs by name (absent in job files written before there were any).</summary>
+        public Dictionary<string, StudioInputFile>? Files { get; init; }
+    }
+
+    /// <summary>A file input of a job: a blob of the pipeline's store by hash, or a copy in the jobs folder.</summary>
+    private sealed record StudioInputFile(string? BlobHash, string? JobFile, string MediaType);
 
     private sealed record StudioFile(string Path, string MediaType);
 

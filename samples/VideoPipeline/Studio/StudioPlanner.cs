@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using SkiaSharp;
 using VideoPipeline.Media;
 using VideoPipeline.Phases;
 
@@ -134,8 +135,10 @@ public static class StudioPlanner
     {
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(idea));
         var hue = hash[0] * 360.0 / 256;
-        return [Rgb.FromHsv(hue, 0.35, 0.95).ToHex(), Rgb.FromHsv(hue + 30, 0.6, 0.5).ToHex(), Rgb.FromHsv(hue + 180, 0.5, 0.9).ToHex()];
+        return [Hex(hue, 35, 95), Hex(hue + 30, 60, 50), Hex(hue + 180, 50, 90)];
     }
+
+    private static string Hex(double hue, float saturation, float value) => Painter.ToHex(SKColor.FromHsv((float)(hue % 360), saturation, value));
 
     private static string Capitalize(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];
 }

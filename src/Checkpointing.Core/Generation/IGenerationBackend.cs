@@ -45,6 +45,60 @@ public sealed record GenerationRequest(string Model, JsonObject Input)
 {
     /// <summary>How long the job may run before the backend abandons it, or null for the backend's default.</summary>
     public TimeSpan? Deadline { get; init; }
+
+    /// <summary>
+    /// File inputs by name, e.g. <see cref="GenerationBlobInput.FirstFrame"/>: each backend sends them its own way (a
+    /// <c>data:</c> URI, an upload, a blob-store read) and under the input name its model expects. Empty by default.
+    /// </summary>
+    public IReadOnlyDictionary<string, GenerationBlobInput> Blobs { get; init; } = new Dictionary<string, GenerationBlobInput>(StringComparer.Ordinal);
+}
+
+/// <summary>
+/// A file input of a <see cref="GenerationRequest"/>: a blob of the pipeline's blob store, or any stream. Backends
+/// open it when they submit the job (or, for blobs, read the store later by <see cref="Blob"/>).
+/// </summary>
+public sealed record GenerationBlobInput
+{
+    /// <summary>The name of a video model's first frame (the image the clip starts from): <c>first_frame</c>.</summary>
+    public const string FirstFrame = "first_frame";
+
+    /// <summary>A blob of <paramref name="store"/> (e.g. <see cref="PhaseContext.Blobs"/>), e.g. a storyboard image.</summary>
+    /// <param name="blob">The blob.</param>
+    /// <param name="store">The store that holds it.</param>
+    public GenerationBlobInput(BlobReference blob, IBlobStore store)
+    {
+        ArgumentNullException.ThrowIfNull(blob);
+        ArgumentNullException.ThrowIfNull(store);
+        Blob = blob;
+        MediaType = blob.MediaType;
+        Size = blob.Size;
+        OpenReadAsync = ct => store.OpenReadAsync(blob.Hash, ct);
+    }
+
+    /// <summary>A file that is not in the blob store.</summary>
+    /// <param name="mediaType">Its media type, e.g. <c>image/png</c>.</param>
+    /// <param name="openReadAsync">Opens its bytes; may be called more than once.</param>
+    /// <param name="size">Its size in bytes, when known.</param>
+    public GenerationBlobInput(string mediaType, Func<CancellationToken, Task<Stream>> openReadAsync, long? size = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(mediaType);
+        ArgumentNullException.ThrowIfNull(openReadAsync);
+        MediaType = mediaType;
+        OpenReadAsync = openReadAsync;
+        Size = size;
+    }
+
+    /// <summary>The blob, when the input is one of the blob store's; backends that share the store may read it there later.</summary>
+    public BlobReference? Blob { get; }
+
+    /// <summary>The media type, e.g. <c>image/png</c>.</summary>
+    public string MediaType { get; }
+
+    /// <summary>The size in bytes, when known.</summary>
+    public long? Size { get; }
+
+    /// <summary>Opens the bytes.</summary>
+    public Func<CancellationToken, Task<Stream>> OpenReadAsync { get; }
 }
 
 /// <summary>The terminal state of a generation job.</summary>

@@ -1,14 +1,26 @@
 using System.Buffers.Binary;
 using System.Text;
+using SkiaSharp;
 
 namespace VideoPipeline.Tests.Support;
 
 /// <summary>What a PNG's chunks say: size from IHDR, and for an animated PNG the acTL frame count and fcTL chunks.</summary>
+/// <summary>Decoded pixels (opaque RGBA); equal when size and every byte are equal.</summary>
+public sealed record Pixels(int Width, int Height, byte[] Rgba)
+{
+    public bool Equals(Pixels? other) => other is not null && (Width, Height) == (other.Width, other.Height) && Rgba.AsSpan().SequenceEqual(other.Rgba);
+
+    public override int GetHashCode() => HashCode.Combine(Width, Height, Rgba.Length);
+
+    /// <summary>How many different colours the image has.</summary>
+    public int Colours() => Enumerable.Range(0, Rgba.Length / 4).Select(i => BitConverter.ToInt32(Rgba, i * 4)).Distinct().Count();
+}
+
 public sealed record PngFacts(int Width, int Height, int? AnimationFrames, int FrameControls, IReadOnlyList<string> Chunks);
 
 /// <summary>
-/// Reads media headers independently of the sample's code: the PNG signature and chunk list (every CRC checked),
-/// IHDR, acTL and fcTL; an MP4's leading ftyp box.
+/// Reads media independently of the sample's code: the PNG signature and chunk list (every CRC checked), IHDR, acTL
+/// and fcTL; an MP4's leading ftyp box; and the pixels, decoded with SkiaSharp (an animated PNG frame by frame).
 /// </summary>
 public static class MediaProbe
 {
@@ -58,6 +70,81 @@ public static class MediaProbe
         Assert.Equal("IEND", chunks[^1]);
         Assert.NotNull(width);
         return new PngFacts(width!.Value, height!.Value, frames, controls, chunks);
+    }
+
+    /// <summary>Decodes a still image (or an animated PNG's default image) with SkiaSharp and returns its pixels as RGBA.</summary>
+    public static Pixels Decode(byte[] bytes)
+    {
+        using var bitmap = SKBitmap.Decode(bytes);
+        Assert.True(bitmap is not null, "SkiaSharp cannot decode the file");
+        return Rgba(bitmap);
+    }
+
+    /// <summary>
+    /// Decodes every frame of an animated PNG as the sample writes them (each frame covers the whole canvas): each
+    /// frame's image data becomes a PNG of its own, decoded with SkiaSharp.
+    /// </summary>
+    public static IReadOnlyList<Pixels> DecodeFrames(byte[] apng)
+    {
+        var facts = ReadPng(apng);
+        Assert.NotNull(facts.AnimationFrames);
+        byte[]? header = null;
+        var frames = new List<List<byte[]>>();
+        foreach (var (type, data) in Chunks(apng))
+        {
+            switch (type)
+            {
+                case "IHDR":
+                    header = data;
+                    break;
+                case "fcTL":
+                    Assert.Equal((uint)facts.Width, BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(4)));
+                    Assert.Equal((uint)facts.Height, BinaryPrimitives.ReadUInt32BigEndian(data.AsSpan(8)));
+                    Assert.Equal(0u, BinaryPrimitives.ReadUInt64BigEndian(data.AsSpan(12))); // x and y offsets
+                    frames.Add([]);
+                    break;
+                case "IDAT" when frames.Count > 0:
+                    frames[^1].Add(data);
+                    break;
+                case "fdAT":
+                    frames[^1].Add(data[4..]);
+                    break;
+            }
+        }
+
+        Assert.Equal(facts.AnimationFrames, frames.Count);
+        return [.. frames.Select(parts =>
+        {
+            using var png = new MemoryStream();
+            png.Write(PngSignature);
+            WriteChunk(png, "IHDR", header!);
+            foreach (var part in parts)
+            {
+                WriteChunk(png, "IDAT", part);
+            }
+
+            WriteChunk(png, "IEND", []);
+            return Decode(png.ToArray());
+        })];
+    }
+
+    /// <summary>The pixels of a bitmap as opaque RGBA, whatever its own colour type.</summary>
+    public static Pixels Rgba(SKBitmap bitmap)
+    {
+        using var converted = new SKBitmap(new SKImageInfo(bitmap.Width, bitmap.Height, SKColorType.Rgba8888, SKAlphaType.Premul));
+        Assert.True(bitmap.CopyTo(converted, SKColorType.Rgba8888), "the bitmap cannot be converted to RGBA");
+        return new Pixels(bitmap.Width, bitmap.Height, converted.Bytes);
+    }
+
+    private static IEnumerable<(string Type, byte[] Data)> Chunks(byte[] png)
+    {
+        var offset = 8;
+        while (offset + 12 <= png.Length)
+        {
+            var length = (int)BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(offset));
+            yield return (Encoding.ASCII.GetString(png, offset + 4, 4), png.AsSpan(offset + 8, length).ToArray());
+            offset += 12 + length;
+        }
     }
 
     /// <summary>True when the file starts with an ISO base media <c>ftyp</c> box (size, "ftyp", a major brand).</summary>

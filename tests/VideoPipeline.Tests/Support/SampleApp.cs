@@ -20,10 +20,19 @@ public sealed class SampleApp : IDisposable
 {
     private static readonly Lazy<string> Dll = new(LocateDll);
 
+    private readonly bool _ownsData = true;
+
     public SampleApp()
     {
         DataPath = Path.Combine(Path.GetTempPath(), "videopipeline-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(DataPath);
+    }
+
+    /// <summary>Commands on another instance's data folder (e.g. as another user); it is not deleted on dispose.</summary>
+    public SampleApp(string dataPath)
+    {
+        DataPath = dataPath;
+        _ownsData = false;
     }
 
     /// <summary>The data folder every command of this instance uses.</summary>
@@ -35,6 +44,12 @@ public sealed class SampleApp : IDisposable
 
     /// <summary>Whether commands get <c>--data {DataPath}</c>; when false, the data folder comes from configuration.</summary>
     public bool PassDataOption { get; init; } = true;
+
+    /// <summary>
+    /// A user id to run the processes as (through <c>setpriv</c>; the tests must run as root), e.g. 65534 (nobody), so
+    /// that folders the tests made are read-only to the sample. Null: the tests' own user.
+    /// </summary>
+    public int? RunAsUser { get; init; }
 
     /// <summary>Extra environment variables for the process.</summary>
     public Dictionary<string, string> Environment { get; } = new(StringComparer.Ordinal);
@@ -117,7 +132,8 @@ public sealed class SampleApp : IDisposable
     private ProcessStartInfo StartInfo(string[] args)
     {
         string[] all = PassDataOption ? ["--data", DataPath, .. args] : args;
-        var start = new ProcessStartInfo(System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        var dotnet = System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
+        var start = new ProcessStartInfo(RunAsUser is null ? dotnet : "setpriv")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -126,6 +142,16 @@ public sealed class SampleApp : IDisposable
             StandardErrorEncoding = Encoding.UTF8,
             WorkingDirectory = Directory.CreateDirectory(DataPath + "-scratch").FullName,
         };
+        if (RunAsUser is { } user)
+        {
+            foreach (var a in (string[])[$"--reuid={user}", $"--regid={user}", "--clear-groups", "--", dotnet])
+            {
+                start.ArgumentList.Add(a);
+            }
+
+            start.Environment["HOME"] = Path.GetTempPath();
+        }
+
         start.ArgumentList.Add(Dll.Value);
         foreach (var a in all)
         {
@@ -177,6 +203,11 @@ public sealed class SampleApp : IDisposable
 
     public void Dispose()
     {
+        if (!_ownsData)
+        {
+            return;
+        }
+
         foreach (var folder in new[] { DataPath, DataPath + "-scratch" })
         {
             try
