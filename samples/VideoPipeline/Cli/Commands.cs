@@ -1,3 +1,4 @@
+using Checkpointing.Storage;
 using System.CommandLine;
 using Checkpointing;
 using Microsoft.Extensions.Options;

@@ -1,3 +1,4 @@
+using Checkpointing.Storage;
 using System.Text.Json;
 using Checkpointing;
 using Spectre.Console;

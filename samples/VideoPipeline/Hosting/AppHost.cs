@@ -1,3 +1,4 @@
+using Checkpointing.Generation;
 using Checkpointing;
 using Checkpointing.Providers.Replicate;
 using Microsoft.Extensions.Configuration;

@@ -1,3 +1,5 @@
+using Checkpointing.Generation;
+using Checkpointing.Storage;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using Checkpointing.Generation;
 using Checkpointing;
 
 namespace VideoPipeline.Phases;

@@ -1,3 +1,5 @@
+using Checkpointing.Generation;
+using Checkpointing.Storage;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;

@@ -1,4 +1,4 @@
-namespace Checkpointing;
+namespace Checkpointing.Storage;
 
 /// <summary>
 /// Content-addressed storage for artifact bytes. Blobs are named by the SHA-256 of their bytes, so identical

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Checkpointing;
+namespace Checkpointing.Generation;
 
 /// <summary>
 /// A generation backend (an AI provider): runs model M with input I as an external job that can be submitted,

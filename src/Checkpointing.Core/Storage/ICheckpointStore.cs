@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace Checkpointing;
+namespace Checkpointing.Storage;
 
 /// <summary>
 /// The metadata store: runs, branches, checkpoints, artifacts with their version history, continuations
@@ -198,20 +198,6 @@ public interface ICheckpointStore
     /// <summary>Lists every blob hash that any artifact version or journal entry references (for garbage collection).</summary>
     /// <param name="cancellationToken">Cancels the operation.</param>
     IAsyncEnumerable<string> ListReferencedBlobsAsync(CancellationToken cancellationToken = default);
-}
-
-/// <summary>Where a page of <see cref="ICheckpointStore.ListRunsAsync(string?, int, RunCursor?, CancellationToken)"/> ended: its last run.</summary>
-/// <param name="CreatedAt">The last run's creation time, as stored.</param>
-/// <param name="Id">The last run's id.</param>
-public sealed record RunCursor(DateTimeOffset CreatedAt, Guid Id)
-{
-    /// <summary>The cursor after <paramref name="run"/>.</summary>
-    /// <param name="run">The last run of a page.</param>
-    public static RunCursor After(Run run)
-    {
-        ArgumentNullException.ThrowIfNull(run);
-        return new RunCursor(run.CreatedAt, run.Id);
-    }
 }
 
 /// <summary>A checkpoint to commit with its artifacts.</summary>

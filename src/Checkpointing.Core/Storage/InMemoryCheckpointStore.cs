@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
 
-namespace Checkpointing;
+namespace Checkpointing.Storage;
 
 /// <summary>
 /// A thread-safe metadata store in memory. Everything is lost when the process ends: use it for tests, demos and
