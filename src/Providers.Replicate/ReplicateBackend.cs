@@ -20,7 +20,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     public const string BackendName = "replicate";
 
     /// <summary>The name of the <see cref="HttpClient"/> the backend uses (configure it with <c>AddHttpClient(name)</c>).</summary>
-    public const string HttpClientName = "Providers.Replicate";
+    public const string HttpClientName = "Checkpointing.Providers.Replicate";
 
     private const int MaxRememberedResults = 1024;
     private readonly ReplicateOptions _options;

@@ -33,8 +33,8 @@ public sealed class ReplicateOptions
     public Uri BaseUrl { get; set; } = DefaultBaseUrl;
 
     /// <summary>The <c>User-Agent</c> sent with every request.</summary>
-    /// <value>Default: <c>Providers.Replicate/{version}</c>.</value>
-    public string UserAgent { get; set; } = "Providers.Replicate/" + (typeof(ReplicateOptions).Assembly.GetName().Version?.ToString(3) ?? "0");
+    /// <value>Default: <c>Checkpointing.Providers.Replicate/{version}</c>.</value>
+    public string UserAgent { get; set; } = "Checkpointing.Providers.Replicate/" + (typeof(ReplicateOptions).Assembly.GetName().Version?.ToString(3) ?? "0");
 
     /// <summary>The model used when a request names the alias <see cref="ReplicateModels.DefaultText"/> (<c>text</c>).</summary>
     /// <value>Default: <c>meta/meta-llama-3-70b-instruct</c>.</value>

@@ -37,7 +37,7 @@ public sealed class LoggingTests
         await backend.SubmitAsync(ReplicateModels.Image("lost", model: ReplicateModels.FluxDev), Ct);
 
         var entries = logs.Entries;
-        Assert.Contains(entries, e => e.Category.StartsWith("System.Net.Http.HttpClient.Providers.Replicate", StringComparison.Ordinal) && e.Level == Microsoft.Extensions.Logging.LogLevel.Trace);
+        Assert.Contains(entries, e => e.Category.StartsWith("System.Net.Http.HttpClient.Checkpointing.Providers.Replicate", StringComparison.Ordinal) && e.Level == Microsoft.Extensions.Logging.LogLevel.Trace);
         Assert.Contains(entries, e => e.EventId.Id == 4 && e.Category.Contains("ReplicateBackend", StringComparison.Ordinal));
         Assert.Contains(entries, e => e.EventId.Id == 7 && e.Category.Contains("ReplicateBackend", StringComparison.Ordinal));
         Assert.Contains(entries, e => e.EventId.Id == 3 && e.Message.Contains("boom", StringComparison.Ordinal));

@@ -7,8 +7,8 @@ namespace Checkpointing.Providers.Replicate;
 /// <summary>The name of the package's <see cref="ActivitySource"/> and <see cref="Meter"/>.</summary>
 public static class ReplicateTelemetry
 {
-    /// <summary><c>Providers.Replicate</c>.</summary>
-    public const string Name = "Providers.Replicate";
+    /// <summary><c>Checkpointing.Providers.Replicate</c>.</summary>
+    public const string Name = "Checkpointing.Providers.Replicate";
 }
 
 internal static class Telemetry
