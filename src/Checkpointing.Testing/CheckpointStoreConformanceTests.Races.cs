@@ -6,6 +6,7 @@ public abstract partial class CheckpointStoreConformanceTests
     /// <param name="caller">The caller's index, from 0.</param>
     protected virtual ICheckpointStore StoreForCaller(int caller) => Store;
 
+    /// <summary>Concurrent edits with retry on conflict lose no update.</summary>
     [Fact]
     public async Task Concurrent_edits_with_retry_on_conflict_lose_no_update()
     {
@@ -45,6 +46,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(Writers * 0.01m, (await Store.GetCheckpointAsync(checkpoint.Id, Ct))!.Cost);
     }
 
+    /// <summary>Concurrent forks of one branch get distinct names.</summary>
     [Fact]
     public async Task Concurrent_forks_of_one_branch_get_distinct_names()
     {
@@ -61,6 +63,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(expected, listed.Skip(1).Select(b => b.Name).Order(StringComparer.Ordinal));
     }
 
+    /// <summary>Concurrent continuations of one state create exactly one branch.</summary>
     [Fact]
     public async Task Concurrent_continuations_of_one_state_create_exactly_one_branch()
     {
@@ -77,6 +80,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(["main", "main-1"], (await Store.ListBranchesAsync(run.Id, Ct)).Select(b => b.Name));
     }
 
+    /// <summary>Concurrent commits on one branch and phase get distinct versions.</summary>
     [Fact]
     public async Task Concurrent_commits_on_one_branch_and_phase_get_distinct_versions()
     {
@@ -91,6 +95,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(Commits, (await Store.ListCheckpointsAsync(run.Id, "main", Ct)).Count);
     }
 
+    /// <summary>Concurrent unit saves add every cost.</summary>
     [Fact]
     public async Task Concurrent_unit_saves_add_every_cost()
     {

@@ -48,6 +48,7 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
         return services.BuildServiceProvider(validateScopes: true);
     }
 
+    /// <summary>A run is edited forked completed and read back after a restart.</summary>
     [Fact]
     public async Task A_run_is_edited_forked_completed_and_read_back_after_a_restart()
     {

@@ -2,6 +2,7 @@ namespace Checkpointing.Conformance;
 
 public abstract partial class CheckpointStoreConformanceTests
 {
+    /// <summary>UpdateArtifact bumps the version and keeps every version readable.</summary>
     [Fact]
     public async Task UpdateArtifact_bumps_the_version_and_keeps_every_version_readable()
     {
@@ -49,6 +50,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.GetArtifactHistoryAsync(Guid.NewGuid(), Ct));
     }
 
+    /// <summary>UpdateArtifact to a blob keeps the earlier json version.</summary>
     [Fact]
     public async Task UpdateArtifact_to_a_blob_keeps_the_earlier_json_version()
     {
@@ -70,6 +72,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(0.05m, v2.Metadata.Cost);
     }
 
+    /// <summary>UpdateArtifact adds its cost to the checkpoint and the run and may replace the output.</summary>
     [Fact]
     public async Task UpdateArtifact_adds_its_cost_to_the_checkpoint_and_the_run_and_may_replace_the_output()
     {
@@ -90,6 +93,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(0.55m, (await Store.GetRunAsync(run.Id, Ct))!.Cost);
     }
 
+    /// <summary>UpdateArtifact with a stale version throws a conflict and changes nothing.</summary>
     [Fact]
     public async Task UpdateArtifact_with_a_stale_version_throws_a_conflict_and_changes_nothing()
     {
@@ -104,6 +108,7 @@ public abstract partial class CheckpointStoreConformanceTests
         AssertJson("""{"v":2}""", (await Store.GetArtifactAsync(checkpoint.Id, "spec", "spec", Ct))!.Content.Json);
     }
 
+    /// <summary>UpdateArtifact of an abandoned checkpoint throws and changes nothing.</summary>
     [Fact]
     public async Task UpdateArtifact_of_an_abandoned_checkpoint_throws_and_changes_nothing()
     {
@@ -117,6 +122,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(before, await SnapshotAsync(run.Id));
     }
 
+    /// <summary>UpdateArtifact of an abandoned checkpoint is refused before the version is checked.</summary>
     [Fact]
     public async Task UpdateArtifact_of_an_abandoned_checkpoint_is_refused_before_the_version_is_checked()
     {
@@ -127,6 +133,7 @@ public abstract partial class CheckpointStoreConformanceTests
         await Assert.ThrowsAsync<CheckpointAbandonedException>(() => Store.UpdateArtifactAsync(SpecUpdate(checkpoint.Id, 1, "{}", type: "nope"), Ct));
     }
 
+    /// <summary>UpdateArtifact of an artifact the checkpoint does not hold throws and changes nothing.</summary>
     [Fact]
     public async Task UpdateArtifact_of_an_artifact_the_checkpoint_does_not_hold_throws_and_changes_nothing()
     {
@@ -143,6 +150,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(before, await SnapshotAsync(run.Id));
     }
 
+    /// <summary>UpdateArtifact of an unknown checkpoint throws CheckpointNotFound.</summary>
     [Fact]
     public async Task UpdateArtifact_of_an_unknown_checkpoint_throws_CheckpointNotFound()
     {
@@ -153,6 +161,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(id, e.CheckpointId);
     }
 
+    /// <summary>UpdateArtifact of an approved checkpoint is allowed.</summary>
     [Fact]
     public async Task UpdateArtifact_of_an_approved_checkpoint_is_allowed()
     {
@@ -165,6 +174,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(CheckpointStatus.Approved, (await Store.GetCheckpointAsync(checkpoint.Id, Ct))!.Status);
     }
 
+    /// <summary>Continue without fork approves the checkpoint on its branch and is idempotent.</summary>
     [Fact]
     public async Task Continue_without_fork_approves_the_checkpoint_on_its_branch_and_is_idempotent()
     {
@@ -190,6 +200,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Single(await Store.ListBranchesAsync(run.Id, Ct));
     }
 
+    /// <summary>Continue with fork creates a child branch once per fingerprint.</summary>
     [Fact]
     public async Task Continue_with_fork_creates_a_child_branch_once_per_fingerprint()
     {
@@ -217,6 +228,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(T0.AddHours(1), (await Store.GetCheckpointAsync(checkpoint.Id, Ct))!.ApprovedAt);
     }
 
+    /// <summary>Continue sets the run running at the next phase and a repeat leaves it alone.</summary>
     [Fact]
     public async Task Continue_sets_the_run_running_at_the_next_phase_and_a_repeat_leaves_it_alone()
     {
@@ -235,6 +247,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal((RunStatus.Failed, "boom", T0.AddHours(2)), (afterRepeat.Status, afterRepeat.Error, afterRepeat.UpdatedAt));
     }
 
+    /// <summary>Continue forks from the checkpoint branch.</summary>
     [Fact]
     public async Task Continue_forks_from_the_checkpoint_branch()
     {
@@ -248,6 +261,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal("main-1", (await Store.ListBranchesAsync(run.Id, Ct)).Single(b => b.Name == "main-1-1").ParentBranch);
     }
 
+    /// <summary>Continue of an approved checkpoint keeps its ApprovedAt.</summary>
     [Fact]
     public async Task Continue_of_an_approved_checkpoint_keeps_its_ApprovedAt()
     {
@@ -260,6 +274,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(T0.AddMinutes(5), (await Store.GetCheckpointAsync(checkpoint.Id, Ct))!.ApprovedAt);
     }
 
+    /// <summary>Continue of an abandoned checkpoint throws and changes nothing.</summary>
     [Fact]
     public async Task Continue_of_an_abandoned_checkpoint_throws_and_changes_nothing()
     {
@@ -277,6 +292,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.False((await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "x", Fork: true, T0), Ct)).Existing);
     }
 
+    /// <summary>Continue of an unknown checkpoint throws CheckpointNotFound.</summary>
     [Fact]
     public async Task Continue_of_an_unknown_checkpoint_throws_CheckpointNotFound()
     {
@@ -287,6 +303,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(id, e.CheckpointId);
     }
 
+    /// <summary>Continuations are per checkpoint.</summary>
     [Fact]
     public async Task Continuations_are_per_checkpoint()
     {

@@ -4,7 +4,7 @@ namespace Checkpointing.Conformance;
 
 /// <summary>
 /// The behaviour every <see cref="IBlobStore"/> must have. A provider's test project derives from this class and
-/// implements <see cref="CreateStoreAsync"/>; each test gets a fresh, empty store.
+/// implements <see cref="StoreConformanceTests{TStore}.CreateStoreAsync"/>; each test gets a fresh, empty store.
 /// </summary>
 public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobStore>
 {
@@ -64,6 +64,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         return list;
     }
 
+    /// <summary>Put then read back gives the same bytes.</summary>
     [Theory]
     [InlineData(0)]
     [InlineData(1)]
@@ -81,6 +82,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(bytes, await ReadAsync(reference.Hash));
     }
 
+    /// <summary>Put reads a non seekable stream to its end.</summary>
     [Fact]
     public async Task Put_reads_a_non_seekable_stream_to_its_end()
     {
@@ -93,6 +95,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(bytes, await ReadAsync(reference.Hash));
     }
 
+    /// <summary>Identical content is stored once.</summary>
     [Fact]
     public async Task Identical_content_is_stored_once()
     {
@@ -110,6 +113,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(bytes, await ReadAsync(first.Hash));
     }
 
+    /// <summary>Concurrent puts of identical content store it once.</summary>
     [Fact]
     public async Task Concurrent_puts_of_identical_content_store_it_once()
     {
@@ -123,6 +127,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(bytes, await ReadAsync(blob.Hash));
     }
 
+    /// <summary>Exists tells stored from missing.</summary>
     [Fact]
     public async Task Exists_tells_stored_from_missing()
     {
@@ -132,6 +137,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.False(await Store.ExistsAsync(BlobHash.Compute(Bytes(10, 2)), Ct));
     }
 
+    /// <summary>Reading a missing blob throws BlobNotFound.</summary>
     [Fact]
     public async Task Reading_a_missing_blob_throws_BlobNotFound()
     {
@@ -143,6 +149,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(missing, e.Hash);
     }
 
+    /// <summary>An invalid hash is refused with ArgumentException.</summary>
     [Theory]
     [InlineData("../x")]
     [InlineData("../../etc/passwd")]
@@ -162,6 +169,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Single(await ListAsync());
     }
 
+    /// <summary>A read url reads the blob.</summary>
     [Fact]
     public async Task A_read_url_reads_the_blob()
     {
@@ -174,6 +182,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(bytes, await ReadUrlAsync(url));
     }
 
+    /// <summary>Delete removes the blob and ignores missing ones.</summary>
     [Fact]
     public async Task Delete_removes_the_blob_and_ignores_missing_ones()
     {
@@ -194,6 +203,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.Equal(Bytes(100, 2), await ReadAsync(deleted.Hash));
     }
 
+    /// <summary>List returns every blob with its size and write time.</summary>
     [Fact]
     public async Task List_returns_every_blob_with_its_size_and_write_time()
     {
@@ -210,6 +220,7 @@ public abstract class BlobStoreConformanceTests : StoreConformanceTests<IBlobSto
         Assert.All(listed, x => Assert.InRange(x.LastModified, before, DateTimeOffset.UtcNow.AddMinutes(5)));
     }
 
+    /// <summary>An empty store lists nothing.</summary>
     [Fact]
     public async Task An_empty_store_lists_nothing()
     {

@@ -4,7 +4,7 @@ namespace Checkpointing.Conformance;
 
 /// <summary>
 /// The behaviour every <see cref="ICheckpointStore"/> must have. A provider's test project derives from this class
-/// and implements <see cref="CreateStoreAsync"/>; xUnit creates one instance per test, so each test gets a fresh,
+/// and implements <see cref="StoreConformanceTests{TStore}.CreateStoreAsync"/>; xUnit creates one instance per test, so each test gets a fresh,
 /// empty store.
 /// </summary>
 public abstract partial class CheckpointStoreConformanceTests : StoreConformanceTests<ICheckpointStore>

@@ -2,6 +2,7 @@ namespace Checkpointing.Conformance;
 
 public abstract partial class CheckpointStoreConformanceTests
 {
+    /// <summary>CreateRun then GetRun returns every field.</summary>
     [Fact]
     public async Task CreateRun_then_GetRun_returns_every_field()
     {
@@ -36,6 +37,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(run.UpdatedAt, read.UpdatedAt);
     }
 
+    /// <summary>GetRun of unknown id returns null.</summary>
     [Fact]
     public async Task GetRun_of_unknown_id_returns_null()
     {
@@ -44,6 +46,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Null(await Store.GetRunAsync(Guid.NewGuid(), Ct));
     }
 
+    /// <summary>CreateRun with an existing id throws and keeps the first run.</summary>
     [Fact]
     public async Task CreateRun_with_an_existing_id_throws_and_keeps_the_first_run()
     {
@@ -57,6 +60,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.ListRunsAsync("intruder", 100, Ct));
     }
 
+    /// <summary>CreateRun creates the main branch.</summary>
     [Fact]
     public async Task CreateRun_creates_the_main_branch()
     {
@@ -71,6 +75,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(run.CreatedAt, branch.CreatedAt);
     }
 
+    /// <summary>ListBranches of unknown run is empty.</summary>
     [Fact]
     public async Task ListBranches_of_unknown_run_is_empty()
     {
@@ -79,6 +84,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.ListBranchesAsync(Guid.NewGuid(), Ct));
     }
 
+    /// <summary>ListRuns filters by owner newest first and honours the limit.</summary>
     [Fact]
     public async Task ListRuns_filters_by_owner_newest_first_and_honours_the_limit()
     {
@@ -97,6 +103,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.ListRunsAsync("nobody", 100, Ct));
     }
 
+    /// <summary>ListRuns after a cursor continues where the page ended also between runs created at the same time.</summary>
     [Fact]
     public async Task ListRuns_after_a_cursor_continues_where_the_page_ended_also_between_runs_created_at_the_same_time()
     {
@@ -126,6 +133,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(runs.Select(r => r.Id).Order(), paged.Select(r => r.Id).Order());
     }
 
+    /// <summary>SetRunBudget changes only the budget and the update time.</summary>
     [Fact]
     public async Task SetRunBudget_changes_only_the_budget_and_the_update_time()
     {
@@ -145,6 +153,7 @@ public abstract partial class CheckpointStoreConformanceTests
         await Assert.ThrowsAsync<RunNotFoundException>(() => Store.SetRunBudgetAsync(Guid.NewGuid(), 1m, T0, Ct));
     }
 
+    /// <summary>UpdateRunState sets the state and returns the updated run.</summary>
     [Fact]
     public async Task UpdateRunState_sets_the_state_and_returns_the_updated_run()
     {
@@ -174,6 +183,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(RunStatus.Paused, (await Store.GetRunAsync(run.Id, Ct))!.Status);
     }
 
+    /// <summary>UpdateRunState of unknown run throws RunNotFound.</summary>
     [Fact]
     public async Task UpdateRunState_of_unknown_run_throws_RunNotFound()
     {
@@ -184,6 +194,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(id, e.RunId);
     }
 
+    /// <summary>CreateBranch names children after the highest immediate child.</summary>
     [Fact]
     public async Task CreateBranch_names_children_after_the_highest_immediate_child()
     {
@@ -208,6 +219,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(checkpoint.Id, listed[3].ForkedFrom);
     }
 
+    /// <summary>CreateBranch counts per run.</summary>
     [Fact]
     public async Task CreateBranch_counts_per_run()
     {
@@ -221,6 +233,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal("main-1", other.Name);
     }
 
+    /// <summary>CreateBranch from an unknown parent throws and creates nothing.</summary>
     [Fact]
     public async Task CreateBranch_from_an_unknown_parent_throws_and_creates_nothing()
     {
@@ -232,6 +245,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(before, await SnapshotAsync(run.Id));
     }
 
+    /// <summary>CreateBranch of an unknown run throws RunNotFound.</summary>
     [Fact]
     public async Task CreateBranch_of_an_unknown_run_throws_RunNotFound()
     {

@@ -122,6 +122,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
         "NUL in an input property name", "input over the JSON limit",
     ];
 
+    /// <summary>A bad start request is refused naming the field and stores nothing.</summary>
     [Theory]
     [MemberData(nameof(BadStartRequests))]
     public async Task A_bad_start_request_is_refused_naming_the_field_and_stores_nothing(string name)
@@ -171,6 +172,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
         }
     }
 
+    /// <summary>Continue options that cannot be stored are refused before the next phase runs.</summary>
     [Theory]
     [InlineData("NUL in requester")]
     [InlineData("NUL in description")]
@@ -195,6 +197,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
         Assert.Equal(RunStatus.Paused, (await Store.GetRunAsync(plan.RunId, Ct))!.Status);
     }
 
+    /// <summary>A regeneration with text that cannot be stored is refused before paying.</summary>
     [Theory]
     [InlineData("NUL in prompt override")]
     [InlineData("long prompt override")]
@@ -217,6 +220,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
         await AssertRefusedAsync<InvalidInputException>(() => Editor.RegenerateUnitAsync(images.Id, 1, overrides, options, Ct));
     }
 
+    /// <summary>A patch over the json limit or with a NUL is refused naming the limit or the character.</summary>
     [Fact]
     public async Task A_patch_over_the_json_limit_or_with_a_NUL_is_refused_naming_the_limit_or_the_character()
     {
@@ -241,6 +245,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
     /// <summary>Keys a unit phase may wrongly give its units, by name.</summary>
     public static TheoryData<string> BadUnitKeys() => ["../x", "a/b", "empty", "10 KB", "NUL", "duplicate"];
 
+    /// <summary>Bad unit keys fail the phase before anything is generated and the error can be stored.</summary>
     [Theory]
     [MemberData(nameof(BadUnitKeys))]
     public async Task Bad_unit_keys_fail_the_phase_before_anything_is_generated_and_the_error_can_be_stored(string name)
@@ -273,6 +278,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
         Assert.Equal(before, await SnapshotAsync(includeRuns: false));
     }
 
+    /// <summary>A budget below a plain phases estimate stops before paying and a raised budget lets the retry run.</summary>
     [Fact]
     public async Task A_budget_below_a_plain_phases_estimate_stops_before_paying_and_a_raised_budget_lets_the_retry_run()
     {
@@ -300,6 +306,7 @@ public abstract class RunnerInputConformanceTests : IAsyncLifetime
         await AssertRefusedAsync<InvalidInputException>(() => Runner.SetBudgetAsync(started.Run.Id, -0.5m, Ct));
     }
 
+    /// <summary>Runs are listed page by page without gaps or repeats also when they were created at the same instant.</summary>
     [Fact]
     public async Task Runs_are_listed_page_by_page_without_gaps_or_repeats_also_when_they_were_created_at_the_same_instant()
     {

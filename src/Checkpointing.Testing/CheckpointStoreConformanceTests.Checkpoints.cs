@@ -2,6 +2,7 @@ namespace Checkpointing.Conformance;
 
 public abstract partial class CheckpointStoreConformanceTests
 {
+    /// <summary>CommitCheckpoint saves the checkpoint and every artifact at version 1.</summary>
     [Fact]
     public async Task CommitCheckpoint_saves_the_checkpoint_and_every_artifact_at_version_1()
     {
@@ -67,6 +68,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal("user-7", history.CreatedBy);
     }
 
+    /// <summary>CommitCheckpoint numbers versions per run branch and phase.</summary>
     [Fact]
     public async Task CommitCheckpoint_numbers_versions_per_run_branch_and_phase()
     {
@@ -86,6 +88,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(3, (await Store.GetCheckpointAsync(third.Id, Ct))!.Version);
     }
 
+    /// <summary>CommitCheckpoint with a checkpoint of no artifacts is allowed.</summary>
     [Fact]
     public async Task CommitCheckpoint_with_a_checkpoint_of_no_artifacts_is_allowed()
     {
@@ -97,6 +100,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.GetArtifactsAsync(saved.Id, Ct));
     }
 
+    /// <summary>CommitCheckpoint with a duplicate type and key throws and saves nothing.</summary>
     [Fact]
     public async Task CommitCheckpoint_with_a_duplicate_type_and_key_throws_and_saves_nothing()
     {
@@ -120,6 +124,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(1, (await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 2), Ct)).Version);
     }
 
+    /// <summary>CommitCheckpoint on an unknown branch throws and saves nothing.</summary>
     [Fact]
     public async Task CommitCheckpoint_on_an_unknown_branch_throws_and_saves_nothing()
     {
@@ -135,6 +140,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.GetArtifactHistoryAsync(input.Artifacts[0].Id, Ct));
     }
 
+    /// <summary>CommitCheckpoint of an unknown run throws RunNotFound.</summary>
     [Fact]
     public async Task CommitCheckpoint_of_an_unknown_run_throws_RunNotFound()
     {
@@ -146,6 +152,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Null(await Store.GetCheckpointAsync(input.Id, Ct));
     }
 
+    /// <summary>CommitCheckpoint with an existing checkpoint id throws and keeps the original.</summary>
     [Fact]
     public async Task CommitCheckpoint_with_an_existing_checkpoint_id_throws_and_keeps_the_original()
     {
@@ -159,6 +166,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(1, (await Store.GetCheckpointAsync(existing.Id, Ct))!.Phase);
     }
 
+    /// <summary>CommitCheckpoint adds the run cost delta and clears only its execution journal.</summary>
     [Fact]
     public async Task CommitCheckpoint_adds_the_run_cost_delta_and_clears_only_its_execution_journal()
     {
@@ -177,6 +185,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal("job-b", await Store.GetJobAsync(run.Id, "exec-b", "unit-1/0", Ct));
     }
 
+    /// <summary>ListCheckpoints returns creation order optionally by branch.</summary>
     [Fact]
     public async Task ListCheckpoints_returns_creation_order_optionally_by_branch()
     {
@@ -197,6 +206,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.ListCheckpointsAsync(Guid.NewGuid(), null, Ct));
     }
 
+    /// <summary>GetCheckpoint of unknown id returns null.</summary>
     [Fact]
     public async Task GetCheckpoint_of_unknown_id_returns_null()
     {
@@ -205,6 +215,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Null(await Store.GetCheckpointAsync(Guid.NewGuid(), Ct));
     }
 
+    /// <summary>SetCheckpointStatus sets ApprovedAt only once.</summary>
     [Fact]
     public async Task SetCheckpointStatus_sets_ApprovedAt_only_once()
     {
@@ -225,6 +236,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(checkpoint.Version, read.Version);
     }
 
+    /// <summary>SetCheckpointStatus to abandoned does not set ApprovedAt.</summary>
     [Fact]
     public async Task SetCheckpointStatus_to_abandoned_does_not_set_ApprovedAt()
     {
@@ -237,6 +249,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Null((await Store.GetCheckpointAsync(checkpoint.Id, Ct))!.ApprovedAt);
     }
 
+    /// <summary>SetCheckpointStatus of unknown checkpoint throws CheckpointNotFound.</summary>
     [Fact]
     public async Task SetCheckpointStatus_of_unknown_checkpoint_throws_CheckpointNotFound()
     {
@@ -247,6 +260,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(id, e.CheckpointId);
     }
 
+    /// <summary>GetArtifacts orders by type then unit index then key.</summary>
     [Fact]
     public async Task GetArtifacts_orders_by_type_then_unit_index_then_key()
     {
@@ -272,6 +286,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.GetArtifactsAsync(Guid.NewGuid(), Ct));
     }
 
+    /// <summary>GetArtifact finds by type and key and returns null otherwise.</summary>
     [Fact]
     public async Task GetArtifact_finds_by_type_and_key_and_returns_null_otherwise()
     {

@@ -2,6 +2,7 @@ namespace Checkpointing.Conformance;
 
 public abstract partial class CheckpointStoreConformanceTests
 {
+    /// <summary>SaveJob records the external job per slot and replaces it.</summary>
     [Fact]
     public async Task SaveJob_records_the_external_job_per_slot_and_replaces_it()
     {
@@ -19,6 +20,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Null(await Store.GetJobAsync(Guid.NewGuid(), "exec", "unit-1/0", Ct));
     }
 
+    /// <summary>SaveUnit upserts by index lists in index order and adjusts the run cost by the difference.</summary>
     [Fact]
     public async Task SaveUnit_upserts_by_index_lists_in_index_order_and_adjusts_the_run_cost_by_the_difference()
     {
@@ -50,6 +52,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Empty(await Store.GetUnitsAsync(run.Id, "missing", Ct));
     }
 
+    /// <summary>SaveUnit keeps inline json artifacts.</summary>
     [Fact]
     public async Task SaveUnit_keeps_inline_json_artifacts()
     {
@@ -63,6 +66,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Null(unit.Artifact.Content.Blob);
     }
 
+    /// <summary>SaveUnit of an unknown run throws RunNotFound and records nothing.</summary>
     [Fact]
     public async Task SaveUnit_of_an_unknown_run_throws_RunNotFound_and_records_nothing()
     {
@@ -75,6 +79,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.DoesNotContain(Blob("c").Hash, await ToListAsync(Store.ListReferencedBlobsAsync(Ct)));
     }
 
+    /// <summary>ClearJournal removes the jobs and units of one execution only.</summary>
     [Fact]
     public async Task ClearJournal_removes_the_jobs_and_units_of_one_execution_only()
     {
@@ -103,6 +108,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Single(await Store.GetUnitsAsync(run.Id, "keep", Ct));
     }
 
+    /// <summary>ListReferencedBlobs covers every version and the journal once each.</summary>
     [Fact]
     public async Task ListReferencedBlobs_covers_every_version_and_the_journal_once_each()
     {
@@ -127,6 +133,7 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Contains(Blob("v1").Hash, await ToListAsync(Store.ListReferencedBlobsAsync(Ct)));
     }
 
+    /// <summary>ListReferencedBlobs of an empty store is empty.</summary>
     [Fact]
     public async Task ListReferencedBlobs_of_an_empty_store_is_empty()
     {
