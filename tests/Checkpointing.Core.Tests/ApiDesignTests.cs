@@ -1,10 +1,7 @@
 namespace Checkpointing.Tests;
 
-public sealed class PublicApiTests
+public sealed class ApiDesignTests
 {
-    [Fact]
-    public void The_public_api_matches_the_approved_listing() => Checkpointing.Testing.PublicApi.AssertApproved(typeof(CheckpointRunner).Assembly);
-
     [Fact]
     public void Public_classes_are_sealed_static_or_abstract_except_exception_bases()
     {

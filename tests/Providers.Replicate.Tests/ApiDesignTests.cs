@@ -1,10 +1,7 @@
 namespace Checkpointing.Providers.Replicate.Tests;
 
-public sealed class PublicApiTests
+public sealed class ApiDesignTests
 {
-    [Fact]
-    public void The_public_api_matches_the_approved_listing() => Checkpointing.Testing.PublicApi.AssertApproved(typeof(ReplicateBackend).Assembly);
-
     [Fact]
     public void Public_classes_are_sealed_or_static_except_the_exception_base()
     {
