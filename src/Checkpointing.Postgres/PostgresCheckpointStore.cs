@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Checkpointing.Relational;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
@@ -28,7 +29,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     private readonly bool _ownsDataSource;
     private readonly string _s;
     private readonly bool _applyMigrations;
-    private readonly int _maxRetries;
+    private readonly TransientRetry _retry;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _migrationGate = new(1, 1);
@@ -74,9 +75,10 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         SchemaName = options.SchemaName;
         _s = PostgresMigrator.Quote(options.SchemaName);
         _applyMigrations = options.ApplyMigrations;
-        _maxRetries = options.MaxTransientRetries;
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<PostgresCheckpointStore>();
+        _retry = new TransientRetry(options.MaxTransientRetries, TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(500), PostgresExceptionTransformer.IsTransient,
+            (operation, e, attempt, delay) => _logger.TransientRetry(operation, PostgresExceptionTransformer.Describe(e), attempt, (int)delay.TotalMilliseconds));
         _logger.StoreOpened(SchemaName);
     }
 
@@ -96,10 +98,10 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         await _migrationGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var applied = await RetryAsync("Migrate", async () =>
+            var applied = await RetryAsync("Migrate", async ct =>
             {
-                await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                return await PostgresMigrator.MigrateAsync(connection, SchemaName, _logger, _time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+                await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+                return await PostgresMigrator.MigrateAsync(connection, SchemaName, _logger, _time.GetUtcNow(), ct).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             _migrated = true;
             return applied;
@@ -214,48 +216,67 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
             await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        return await RetryAsync(operation, async () =>
+        return await RetryAsync(operation, async ct =>
         {
-            await using var connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            await using var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-            var result = await body(new Db(connection, transaction, cancellationToken)).ConfigureAwait(false);
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+            await using var transaction = await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
+            var result = await body(new Db(connection, transaction, ct)).ConfigureAwait(false);
+            await CommitAsync(transaction, operation, ct).ConfigureAwait(false);
             return result;
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<T> RetryAsync<T>(string operation, Func<Task<T>> action, CancellationToken cancellationToken)
+    /// <summary>
+    /// Commits a call's transaction. A connection lost during the commit is not retried: the server may have committed
+    /// before the connection dropped, so running the call again could apply it twice.
+    /// </summary>
+    private static async Task CommitAsync(NpgsqlTransaction transaction, string operation, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            try
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e) when (e is not PostgresException && PostgresExceptionTransformer.IsTransient(e))
+        {
+            throw new CheckpointingException(
+                $"PostgreSQL {operation}: the connection was lost while committing ({e.Message}), so whether the change was saved is unknown. " +
+                "Read the current state before repeating it.", e);
+        }
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> under the shared retry policy: a call that failed with a serialization failure, a
+    /// deadlock or a lost connection runs again from the start on a new connection; every driver error is mapped to an
+    /// SDK exception.
+    /// </summary>
+    private async Task<T> RetryAsync<T>(string operation, Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await _retry.ExecuteAsync(operation, ct =>
             {
-                return await action().ConfigureAwait(false);
-            }
-            catch (PostgresException e) when (PostgresExceptionTransformer.IsTransient(e) && attempt <= _maxRetries)
-            {
-                var delay = Math.Min(500, 5 << Math.Min(attempt, 7)) + Random.Shared.Next(10);
-                _logger.TransientRetry(operation, e.SqlState, attempt, delay);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
-            catch (PostgresException e) when (PostgresExceptionTransformer.IsTransient(e))
-            {
-                _logger.GaveUp(e, operation, e.SqlState, attempt);
-                throw new CheckpointingException(
-                    $"PostgreSQL {operation} gave up after {attempt} attempts that each failed with {e.SqlState} ({e.MessageText}). " +
-                    "Retry later, or raise PostgresStoreOptions.MaxTransientRetries.", e);
-            }
-            catch (PostgresException e)
-            {
-                var mapped = PostgresExceptionTransformer.Transform(e, operation);
-                _logger.ConstraintViolation(e, operation, e.SqlState, e.ConstraintName);
-                throw mapped;
-            }
-            catch (NpgsqlException e)
-            {
-                throw new CheckpointingException($"PostgreSQL {operation} failed: {e.Message}", e);
-            }
+                ct.ThrowIfCancellationRequested();
+                return action(ct);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (NpgsqlException e) when (PostgresExceptionTransformer.IsTransient(e))
+        {
+            var reason = PostgresExceptionTransformer.Describe(e);
+            _logger.GaveUp(e, operation, reason, _retry.MaxAttempts);
+            throw new CheckpointingException(
+                $"PostgreSQL {operation} gave up after {_retry.MaxAttempts} attempts that each failed with {reason}" +
+                (e is PostgresException p ? $" ({p.MessageText}). " : $": {e.Message} ") +
+                "Retry later, or raise PostgresStoreOptions.MaxTransientRetries.", e);
+        }
+        catch (PostgresException e)
+        {
+            var mapped = PostgresExceptionTransformer.Transform(e, operation);
+            _logger.ConstraintViolation(e, operation, e.SqlState, e.ConstraintName);
+            throw mapped;
+        }
+        catch (NpgsqlException e)
+        {
+            throw new CheckpointingException($"PostgreSQL {operation} failed: {e.Message}", e);
         }
     }
 

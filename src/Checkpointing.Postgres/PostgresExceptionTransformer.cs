@@ -23,10 +23,31 @@ internal static class PostgresExceptionTransformer
         ["uq_branches_run_name"] = "A branch with this name already exists in the run.",
     };
 
-    /// <summary>Whether running the whole transaction again may succeed.</summary>
+    /// <summary>
+    /// Whether running the whole call (its transaction) again, on a new connection, may succeed: a serialization failure
+    /// or a deadlock; a connection the server closed (SQLSTATE class 08, an administrator's or a crash shutdown, a server
+    /// still starting up); an open connection that was reset or cut. A refused or unresolvable address is not transient:
+    /// it is reported at once.
+    /// </summary>
     /// <param name="exception">The error.</param>
-    internal static bool IsTransient(PostgresException exception) =>
-        exception.SqlState is SerializationFailure or DeadlockDetected;
+    internal static bool IsTransient(Exception exception) => exception switch
+    {
+        PostgresException p => p.SqlState is SerializationFailure or DeadlockDetected
+            or PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown or PostgresErrorCodes.CannotConnectNow
+            || p.SqlState.StartsWith("08", StringComparison.Ordinal),
+        NpgsqlException n => n.InnerException is IOException
+            or System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.ConnectionReset or System.Net.Sockets.SocketError.ConnectionAborted or System.Net.Sockets.SocketError.Shutdown },
+        _ => false,
+    };
+
+    /// <summary>The SQLSTATE of a server error, or what happened to the connection, for messages and logs.</summary>
+    /// <param name="exception">A transient error.</param>
+    internal static string Describe(Exception exception) => exception switch
+    {
+        PostgresException p => p.SqlState,
+        { InnerException: System.Net.Sockets.SocketException s } => $"a connection error ({s.SocketErrorCode})",
+        _ => "a lost connection",
+    };
 
     /// <summary>Maps <paramref name="exception"/> to an SDK exception; the message names the operation and what to do.</summary>
     /// <param name="exception">The error.</param>

@@ -33,7 +33,7 @@ public sealed class PostgresStoreOptions
     /// <value>Default: true. When false, run <see cref="PostgresCheckpointStore.MigrateAsync"/> (or let a deployment step do it) before use.</value>
     public bool ApplyMigrations { get; set; } = true;
 
-    /// <summary>How many times a call is retried from the start after a transient failure (serialization failure or deadlock).</summary>
+    /// <summary>How many times a call is retried from the start after a transient failure (serialization failure, deadlock, or a connection the server closed or reset).</summary>
     /// <value>Default: 10. Must be between 0 and 100.</value>
     public int MaxTransientRetries { get; set; } = 10;
 }

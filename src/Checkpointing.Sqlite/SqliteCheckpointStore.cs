@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Text.Json;
+using Checkpointing.Relational;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -10,8 +11,8 @@ namespace Checkpointing.Sqlite;
 /// A metadata store in a SQLite database file: the zero-setup default that survives restarts. Safe for several
 /// threads and several processes on one file: the database runs in WAL mode (readers never block the writer), every
 /// write is one <c>BEGIN IMMEDIATE</c> transaction (branch names and checkpoint versions are allocated inside it), and
-/// a write that finds the database busy or locked waits for <see cref="SqliteStoreOptions.BusyTimeout"/> and is then
-/// retried from the start.
+/// a call that finds the database busy or locked waits for <see cref="SqliteStoreOptions.BusyTimeout"/> and is then
+/// retried from the start (up to <see cref="SqliteStoreOptions.MaxBusyRetries"/> times, with a growing, jittered delay).
 /// </summary>
 /// <remarks>
 /// The schema is created or upgraded on first use by numbered migrations recorded in a <c>schema_version</c> table
@@ -29,7 +30,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     private readonly string _connectionString;
     private volatile string _openConnectionString;
     private readonly int _busyTimeoutMs;
-    private readonly int _maxBusyRetries;
+    private readonly TransientRetry _retry;
     private readonly bool _applyMigrations;
     private readonly bool _createMissingFolder;
     private readonly ILogger _logger;
@@ -56,11 +57,12 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _openConnectionString = _connectionString;
         DataSource = new SqliteConnectionStringBuilder(_connectionString).DataSource;
         _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
-        _maxBusyRetries = options.MaxBusyRetries;
         _applyMigrations = options.ApplyMigrations;
         _createMissingFolder = options.CreateMissingFolder;
         _time = timeProvider ?? TimeProvider.System;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SqliteCheckpointStore>();
+        _retry = new TransientRetry(options.MaxBusyRetries, TimeSpan.FromMilliseconds(40), TimeSpan.FromSeconds(1), IsBusy,
+            (operation, e, attempt, delay) => _logger.BusyRetry(operation, ((SqliteException)e).SqliteErrorCode, attempt, (int)delay.TotalMilliseconds));
         if (SqliteStoreOptionsValidator.MissingFolder(DataSource) is { } folder)
         {
             if (!options.CreateMissingFolder)
@@ -91,10 +93,10 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         {
             await CheckDatabaseFileAsync(cancellationToken).ConfigureAwait(false);
             UseReadOnlySnapshotIfFolderIsReadOnly();
-            var applied = await RetryBusyAsync("migrate", () =>
+            var applied = await RetryBusyAsync("migrate", async ct =>
             {
                 using var connection = Open();
-                return SqliteMigrator.Migrate(connection, _logger, DataSource, _time.GetUtcNow());
+                return await SqliteMigrator.MigrateAsync(connection, _logger, DataSource, _time.GetUtcNow(), ct).ConfigureAwait(false);
             }, cancellationToken).ConfigureAwait(false);
             _migrated = true;
             return applied;
@@ -231,46 +233,50 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         }, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<T> RetryBusyAsync<T>(string operation, Func<T> action, CancellationToken cancellationToken)
+    /// <summary>Whether SQLite refused the call because another connection or process holds the lock it needs.</summary>
+    private static bool IsBusy(Exception exception) => exception is SqliteException { SqliteErrorCode: SqliteBusy or SqliteLocked };
+
+    private Task<T> RetryBusyAsync<T>(string operation, Func<T> action, CancellationToken cancellationToken) =>
+        RetryBusyAsync(operation, _ => Task.FromResult(action()), cancellationToken);
+
+    /// <summary>
+    /// Runs <paramref name="action"/> under the shared retry policy: a call that finds the database busy or locked (after
+    /// SQLite's own busy timeout) runs again from the start; every SQLite error is mapped to an SDK exception.
+    /// </summary>
+    private async Task<T> RetryBusyAsync<T>(string operation, Func<CancellationToken, Task<T>> action, CancellationToken cancellationToken)
     {
-        for (var attempt = 1; ; attempt++)
+        try
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            try
+            return await _retry.ExecuteAsync(operation, ct =>
             {
-                return action();
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked && attempt <= _maxBusyRetries)
-            {
-                var delay = Math.Min(1000, 20 << Math.Min(attempt, 6)) + Random.Shared.Next(20);
-                _logger.BusyRetry(operation, e.SqliteErrorCode, attempt, delay);
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode is SqliteBusy or SqliteLocked)
-            {
-                _logger.StillBusy(e, operation, attempt);
-                throw new CheckpointingException(
-                    $"SQLite {operation} on '{DataSource}' gave up after {attempt} attempts because another connection or process kept the database locked. " +
-                    "Retry later, or raise SqliteStoreOptions.BusyTimeout or MaxBusyRetries.", e);
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode == SqliteReadOnly)
-            {
-                throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.ReadOnly,
-                    $"SQLite {operation} on '{DataSource}' needs to write, but the database file or its folder is read-only; nothing was changed. " +
-                    "Reading works; to change anything, give this user write access to the file and its folder.", e);
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode == SqliteNotADatabase)
-            {
-                throw NotADatabase(e);
-            }
-            catch (SqliteException e) when (e.SqliteErrorCode == SqliteCantOpen && SqliteStoreOptionsValidator.MissingFolder(DataSource) is { } folder)
-            {
-                throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.MissingFolder, SqliteStoreOptionsValidator.MissingFolderMessage(DataSource, folder), e);
-            }
-            catch (SqliteException e)
-            {
-                throw new CheckpointingException($"SQLite {operation} on '{DataSource}' failed: {e.Message}", e);
-            }
+                ct.ThrowIfCancellationRequested();
+                return action(ct);
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SqliteException e) when (IsBusy(e))
+        {
+            _logger.StillBusy(e, operation, _retry.MaxAttempts);
+            throw new CheckpointingException(
+                $"SQLite {operation} on '{DataSource}' gave up after {_retry.MaxAttempts} attempts because another connection or process kept the database locked. " +
+                "Retry later, or raise SqliteStoreOptions.BusyTimeout or MaxBusyRetries.", e);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteReadOnly)
+        {
+            throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.ReadOnly,
+                $"SQLite {operation} on '{DataSource}' needs to write, but the database file or its folder is read-only; nothing was changed. " +
+                "Reading works; to change anything, give this user write access to the file and its folder.", e);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteNotADatabase)
+        {
+            throw NotADatabase(e);
+        }
+        catch (SqliteException e) when (e.SqliteErrorCode == SqliteCantOpen && SqliteStoreOptionsValidator.MissingFolder(DataSource) is { } folder)
+        {
+            throw new SqliteDatabaseFileException(DataSource, SqliteDatabaseFileProblem.MissingFolder, SqliteStoreOptionsValidator.MissingFolderMessage(DataSource, folder), e);
+        }
+        catch (SqliteException e)
+        {
+            throw new CheckpointingException($"SQLite {operation} on '{DataSource}' failed: {e.Message}", e);
         }
     }
 

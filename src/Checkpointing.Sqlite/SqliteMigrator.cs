@@ -1,29 +1,27 @@
 using System.Globalization;
-using System.Reflection;
+using Checkpointing.Relational;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
 namespace Checkpointing.Sqlite;
 
 /// <summary>
-/// Applies the numbered SQL scripts embedded under <c>Scripts/</c> (<c>0001_initial.sql</c>, …) in order. Each script
-/// runs in its own <c>BEGIN IMMEDIATE</c> transaction that first re-reads the <c>schema_version</c> table, so two
-/// processes starting at once apply every script exactly once: the second waits for the first's lock, then sees the
-/// version recorded and skips it.
+/// Applies the numbered SQL scripts embedded under <c>Scripts/</c> (<c>0001_initial.sql</c>, …) in order with the
+/// shared <see cref="Migrator"/>. Each script runs in its own <c>BEGIN IMMEDIATE</c> transaction that first re-reads
+/// the <c>schema_version</c> table, so two processes starting at once apply every script exactly once: the second
+/// waits for the first's lock, then sees the version recorded and skips it.
 /// </summary>
 internal static class SqliteMigrator
 {
-    private const string ResourcePrefix = "Checkpointing.Sqlite.Scripts.";
-
     /// <summary>The embedded migrations, by version.</summary>
-    internal static IReadOnlyList<Migration> Migrations { get; } = Load();
+    internal static IReadOnlyList<Migration> Migrations { get; } = Migration.LoadEmbedded(typeof(SqliteMigrator).Assembly, "Checkpointing.Sqlite.Scripts.");
 
     /// <summary>The highest schema version this package knows.</summary>
-    internal static int LatestVersion => Migrations.Count == 0 ? 0 : Migrations[^1].Version;
+    internal static int LatestVersion => Migrator.LatestVersion(Migrations);
 
     /// <summary>Switches the database to WAL mode and applies every migration not yet recorded.</summary>
     /// <returns>The number of migrations applied by this call.</returns>
-    internal static int Migrate(SqliteConnection connection, ILogger logger, string dataSource, DateTimeOffset now)
+    internal static async Task<int> MigrateAsync(SqliteConnection connection, ILogger logger, string dataSource, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // An up-to-date schema is only read, so a read-only database (or folder) still opens for reading.
         if (ReadVersionIfAny(connection) is var found && found >= LatestVersion && found > 0)
@@ -46,52 +44,15 @@ internal static class SqliteMigrator
             wal.ExecuteNonQuery();
         }
 
-        var applied = 0;
-        var current = 0;
-        foreach (var migration in Migrations)
-        {
-            using var transaction = connection.BeginTransaction(deferred: false);
-            Execute(connection, transaction, """
-                CREATE TABLE IF NOT EXISTS schema_version (
-                    version    INTEGER NOT NULL PRIMARY KEY,
-                    name       TEXT    NOT NULL,
-                    applied_at TEXT    NOT NULL
-                );
-                """);
-            current = ReadVersion(connection, transaction);
-            if (current >= migration.Version)
-            {
-                transaction.Commit();
-                continue;
-            }
-
-            Execute(connection, transaction, migration.Sql);
-            using (var record = connection.CreateCommand())
-            {
-                record.Transaction = transaction;
-                record.CommandText = "INSERT INTO schema_version (version, name, applied_at) VALUES ($version, $name, $at);";
-                record.Parameters.AddWithValue("$version", migration.Version);
-                record.Parameters.AddWithValue("$name", migration.Name);
-                record.Parameters.AddWithValue("$at", now.ToString("O", CultureInfo.InvariantCulture));
-                record.ExecuteNonQuery();
-            }
-
-            transaction.Commit();
-            current = migration.Version;
-            applied++;
-            logger.MigrationApplied(migration.Version, migration.Name, dataSource);
-        }
-
-        if (current > LatestVersion)
-        {
-            logger.SchemaNewer(dataSource, current, LatestVersion);
-        }
-        else if (applied == 0)
-        {
-            logger.SchemaUpToDate(dataSource, current);
-        }
-
-        return applied;
+        return await Migrator.MigrateAsync(
+            Migrations,
+            _ => Task.FromResult<IMigrationStep>(new Step(connection)),
+            now,
+            new MigrationLog(
+                m => logger.MigrationApplied(m.Version, m.Name, dataSource),
+                version => logger.SchemaUpToDate(dataSource, version),
+                (version, known) => logger.SchemaNewer(dataSource, version, known)),
+            cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Reads the recorded schema version in a read transaction, 0 when there is no schema_version table.</summary>
@@ -115,58 +76,69 @@ internal static class SqliteMigrator
         return Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture);
     }
 
-    private static void Execute(SqliteConnection connection, SqliteTransaction transaction, string sql)
+    /// <summary>
+    /// One migration step: a <c>BEGIN IMMEDIATE</c> transaction (SQLite's write lock, held until commit) in which the
+    /// <c>schema_version</c> table exists.
+    /// </summary>
+    private sealed class Step : IMigrationStep
     {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = sql;
-        command.ExecuteNonQuery();
-    }
+        private readonly SqliteConnection _connection;
+        private readonly SqliteTransaction _transaction;
 
-    private static List<Migration> Load()
-    {
-        var assembly = typeof(SqliteMigrator).Assembly;
-        var migrations = new List<Migration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
+        public Step(SqliteConnection connection)
         {
-            if (!resource.StartsWith(ResourcePrefix, StringComparison.Ordinal) || !resource.EndsWith(".sql", StringComparison.Ordinal))
+            _connection = connection;
+            _transaction = connection.BeginTransaction(deferred: false);
+            try
             {
-                continue;
+                Execute("""
+                    CREATE TABLE IF NOT EXISTS schema_version (
+                        version    INTEGER NOT NULL PRIMARY KEY,
+                        name       TEXT    NOT NULL,
+                        applied_at TEXT    NOT NULL
+                    );
+                    """);
             }
-
-            var name = resource[ResourcePrefix.Length..^".sql".Length];
-            var separator = name.IndexOf('_', StringComparison.Ordinal);
-            if (separator <= 0 || !int.TryParse(name.AsSpan(0, separator), NumberStyles.None, CultureInfo.InvariantCulture, out var version))
+            catch
             {
-                throw new InvalidOperationException($"Embedded migration '{resource}' is not named 'NNNN_description.sql'.");
-            }
-
-            migrations.Add(new Migration(version, name, ReadResource(assembly, resource)));
-        }
-
-        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
-        for (var i = 0; i < migrations.Count; i++)
-        {
-            if (migrations[i].Version != i + 1)
-            {
-                throw new InvalidOperationException($"Embedded migrations must be numbered 1, 2, 3, … without gaps; found {migrations[i].Version} at position {i + 1}.");
+                _transaction.Dispose();
+                throw;
             }
         }
 
-        return migrations;
-    }
+        public Task<int> ReadVersionAsync(CancellationToken cancellationToken) => Task.FromResult(ReadVersion(_connection, _transaction));
 
-    private static string ReadResource(Assembly assembly, string resource)
-    {
-        using var stream = assembly.GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"Embedded migration '{resource}' cannot be read.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
+        public Task ApplyAsync(Migration migration, DateTimeOffset appliedAt, CancellationToken cancellationToken)
+        {
+            Execute(migration.Sql);
+            using var record = _connection.CreateCommand();
+            record.Transaction = _transaction;
+            record.CommandText = "INSERT INTO schema_version (version, name, applied_at) VALUES ($version, $name, $at);";
+            record.Parameters.AddWithValue("$version", migration.Version);
+            record.Parameters.AddWithValue("$name", migration.Name);
+            record.Parameters.AddWithValue("$at", appliedAt.ToString("O", CultureInfo.InvariantCulture));
+            record.ExecuteNonQuery();
+            return Task.CompletedTask;
+        }
 
-    /// <summary>One numbered SQL script.</summary>
-    /// <param name="Version">Its number.</param>
-    /// <param name="Name">Its file name without extension.</param>
-    /// <param name="Sql">Its statements.</param>
-    internal sealed record Migration(int Version, string Name, string Sql);
+        public Task CommitAsync(CancellationToken cancellationToken)
+        {
+            _transaction.Commit();
+            return Task.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _transaction.Dispose();
+            return default;
+        }
+
+        private void Execute(string sql)
+        {
+            using var command = _connection.CreateCommand();
+            command.Transaction = _transaction;
+            command.CommandText = sql;
+            command.ExecuteNonQuery();
+        }
+    }
 }
