@@ -117,6 +117,19 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     internal Task<int> GetSchemaVersionAsync(CancellationToken cancellationToken = default) =>
         InTransactionAsync("GetSchemaVersion", db => PostgresMigrator.ReadVersionAsync(db.Connection, db.Transaction, SchemaName, db.Token), cancellationToken, migrate: false);
 
+    /// <summary>
+    /// Makes sure the store can serve a call now, the way a call would (migrating first when migrations are on), and
+    /// reads the schema version: the health check's probe.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the probe.</param>
+    /// <returns>The schema version.</returns>
+    internal async Task<int> ProbeAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+        return await GetSchemaVersionAsync(cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Disposes the data source when the store built it from a connection string.</summary>
     /// <returns>A task that completes when the data source is closed.</returns>
     public async ValueTask DisposeAsync()

@@ -464,6 +464,13 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         _logger.BlobDeleted(hash);
     }
 
+    /// <summary>Lists at most one key under the store's prefix: the health check's probe of address, credentials and bucket.</summary>
+    /// <param name="cancellationToken">Cancels the probe.</param>
+    /// <returns>A task that completes when the service answered.</returns>
+    /// <exception cref="S3BlobStoreException">The service refused the listing; the message says what to fix.</exception>
+    internal Task ProbeAsync(CancellationToken cancellationToken) =>
+        Call(() => _client.ListObjectsV2Async(new ListObjectsV2Request { BucketName = _bucket, Prefix = _prefix, MaxKeys = 1 }, cancellationToken), "list blobs");
+
     /// <summary>Disposes the S3 client when the store created it.</summary>
     public void Dispose()
     {

@@ -117,6 +117,43 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                 : SqliteMigrator.ReadVersion(connection, transaction);
         }, cancellationToken, migrate: false);
 
+    /// <summary>
+    /// Makes sure the store can serve a call now, the way a call would (creating or upgrading the schema first when
+    /// migrations are on), then checks the file on disk with a connection of its own, outside the pool (pooled
+    /// connections keep a moved or deleted file open and would hide it), and reads the schema version: the health
+    /// check's probe.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the probe.</param>
+    /// <returns>The schema version.</returns>
+    internal async Task<int> ProbeAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+        if (!File.Exists(DataSource))
+        {
+            throw new CheckpointingException(SqliteStoreOptionsValidator.MissingFolder(DataSource) is { } folder
+                ? $"The folder '{folder}' of the SQLite database '{DataSource}' no longer exists (moved or deleted while the store was using it); restore it."
+                : $"The SQLite database '{DataSource}' no longer exists (moved or deleted while the store was using it); restore the file.");
+        }
+
+        await CheckDatabaseFileAsync(cancellationToken).ConfigureAwait(false);
+        return await RetryBusyAsync("probe", () =>
+        {
+            var builder = new SqliteConnectionStringBuilder(_openConnectionString) { Pooling = false };
+            if (builder.Mode != SqliteOpenMode.ReadOnly)
+            {
+                builder.Mode = SqliteOpenMode.ReadWrite; // never create the file
+            }
+
+            using var connection = new SqliteConnection(builder.ToString());
+            connection.Open();
+            using var transaction = connection.BeginTransaction(deferred: true);
+            var version = SqliteMigrator.ReadVersion(connection, transaction);
+            transaction.Commit();
+            return version;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Closes the pooled connections to the database file.</summary>
     public void Dispose()
     {

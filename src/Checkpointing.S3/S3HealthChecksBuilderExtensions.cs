@@ -1,0 +1,44 @@
+using Checkpointing.S3;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Adds a health check for the Checkpointing SDK's S3 blob store.</summary>
+public static class S3HealthChecksBuilderExtensions
+{
+    /// <summary>The name the check is registered under unless another is given.</summary>
+    public const string DefaultName = "checkpointing-s3";
+
+    /// <summary>
+    /// Checks the S3 blob store registered with <c>UseS3</c>: healthy when the service answers a one-key listing of the
+    /// store's bucket and prefix (so the address, the credentials, the bucket and the list permission are right);
+    /// otherwise <paramref name="failureStatus"/> with the store's error, which says what to do. The result's data holds
+    /// the bucket and the key prefix.
+    /// </summary>
+    /// <param name="builder">The health checks builder from <c>services.AddHealthChecks()</c>.</param>
+    /// <param name="name">The check's name. Default: <see cref="DefaultName"/>.</param>
+    /// <param name="failureStatus">The status reported when the check fails. Default: <see cref="HealthStatus.Unhealthy"/>.</param>
+    /// <param name="tags">Tags to filter checks by, e.g. <c>ready</c>; optional.</param>
+    /// <param name="timeout">How long the check may take before it fails; optional (the S3 client's own timeouts and retries apply).</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="InvalidOperationException">When the check runs: no S3 blob store is registered (call <c>UseS3</c>).</exception>
+    public static IHealthChecksBuilder AddCheckpointingS3(
+        this IHealthChecksBuilder builder,
+        string name = DefaultName,
+        HealthStatus? failureStatus = null,
+        IEnumerable<string>? tags = null,
+        TimeSpan? timeout = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        return builder.Add(new HealthCheckRegistration(
+            name,
+            services => new S3BlobStoreHealthCheck(services.GetService<S3BlobStore>()
+                ?? throw new InvalidOperationException(
+                    $"The health check '{name}' checks the Checkpointing S3 blob store, but none is registered. " +
+                    "Register it with services.AddCheckpointing(b => b.UseS3(...)).")),
+            failureStatus,
+            tags,
+            timeout));
+    }
+}
