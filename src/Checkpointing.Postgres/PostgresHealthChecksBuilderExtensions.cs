@@ -1,4 +1,5 @@
 using Checkpointing.Postgres;
+using Checkpointing.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -29,16 +30,15 @@ public static class PostgresHealthChecksBuilderExtensions
         IEnumerable<string>? tags = null,
         TimeSpan? timeout = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return builder.Add(new HealthCheckRegistration(
-            name,
-            services => new PostgresStoreHealthCheck(services.GetService<PostgresCheckpointStore>()
-                ?? throw new InvalidOperationException(
-                    $"The health check '{name}' checks the Checkpointing PostgreSQL store, but none is registered. " +
-                    "Register it with services.AddCheckpointing(b => b.UsePostgres(...)).")),
-            failureStatus,
-            tags,
-            timeout));
+        return ProbeHealthCheck.Register<PostgresCheckpointStore>(
+            builder, name, failureStatus, tags, timeout, "PostgreSQL store", "UsePostgres",
+            store => new ProbeHealthCheck(
+                async ct =>
+                {
+                    var version = await store.ProbeAsync(ct).ConfigureAwait(false);
+                    return ($"PostgreSQL schema '{store.SchemaName}' answers at version {version}.", new Dictionary<string, object> { ["schemaVersion"] = version });
+                },
+                new Dictionary<string, object> { ["schema"] = store.SchemaName },
+                e => e is Checkpointing.CheckpointingException or InvalidOperationException or Npgsql.NpgsqlException or TimeoutException ? e.Message : null));
     }
 }

@@ -1,4 +1,5 @@
 using Checkpointing.S3;
+using Checkpointing.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -29,16 +30,21 @@ public static class S3HealthChecksBuilderExtensions
         IEnumerable<string>? tags = null,
         TimeSpan? timeout = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return builder.Add(new HealthCheckRegistration(
-            name,
-            services => new S3BlobStoreHealthCheck(services.GetService<S3BlobStore>()
-                ?? throw new InvalidOperationException(
-                    $"The health check '{name}' checks the Checkpointing S3 blob store, but none is registered. " +
-                    "Register it with services.AddCheckpointing(b => b.UseS3(...)).")),
-            failureStatus,
-            tags,
-            timeout));
+        return ProbeHealthCheck.Register<S3BlobStore>(
+            builder, name, failureStatus, tags, timeout, "S3 blob store", "UseS3",
+            store => new ProbeHealthCheck(
+                async ct =>
+                {
+                    await store.ProbeAsync(ct).ConfigureAwait(false);
+                    return ($"S3 bucket '{store.BucketName}' answers.", null);
+                },
+                new Dictionary<string, object> { ["bucket"] = store.BucketName, ["keyPrefix"] = store.KeyPrefix },
+                e => e switch
+                {
+                    S3BlobStoreException => e.Message,
+                    Amazon.Runtime.AmazonClientException or HttpRequestException or IOException or TimeoutException =>
+                        $"S3 bucket '{store.BucketName}' did not answer ({e.Message.TrimEnd('.')}); check that the service is up and S3BlobStoreOptions.ServiceUrl or the region is right.",
+                    _ => null,
+                }));
     }
 }

@@ -1,4 +1,5 @@
 using Checkpointing.Sqlite;
+using Checkpointing.HealthChecks;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Microsoft.Extensions.DependencyInjection;
@@ -30,16 +31,15 @@ public static class SqliteHealthChecksBuilderExtensions
         IEnumerable<string>? tags = null,
         TimeSpan? timeout = null)
     {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentException.ThrowIfNullOrWhiteSpace(name);
-        return builder.Add(new HealthCheckRegistration(
-            name,
-            services => new SqliteStoreHealthCheck(services.GetService<SqliteCheckpointStore>()
-                ?? throw new InvalidOperationException(
-                    $"The health check '{name}' checks the Checkpointing SQLite store, but none is registered. " +
-                    "Register it with services.AddCheckpointing(b => b.UseSqlite(...)).")),
-            failureStatus,
-            tags,
-            timeout));
+        return ProbeHealthCheck.Register<SqliteCheckpointStore>(
+            builder, name, failureStatus, tags, timeout, "SQLite store", "UseSqlite",
+            store => new ProbeHealthCheck(
+                async ct =>
+                {
+                    var version = await store.ProbeAsync(ct).ConfigureAwait(false);
+                    return ($"SQLite database '{store.DataSource}' answers at schema version {version}.", new Dictionary<string, object> { ["schemaVersion"] = version });
+                },
+                new Dictionary<string, object> { ["dataSource"] = store.DataSource },
+                e => e is Checkpointing.CheckpointingException or InvalidOperationException or IOException or UnauthorizedAccessException ? e.Message : null));
     }
 }
