@@ -105,7 +105,7 @@ public abstract partial class CheckpointStoreConformanceTests
     public async Task CommitCheckpoint_with_a_duplicate_type_and_key_throws_and_saves_nothing()
     {
         var (run, existing) = await CreateRunWithCheckpointAsync();
-        await Store.SaveUnitAsync(run.Id, "exec-1", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "u1", 1), 0.5m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec-1", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "u1", 1), 0.5m), null, Ct);
         var before = await SnapshotAsync(run.Id, "exec-1");
         var first = BlobArtifact("beat_image", "beat_1", "one", 1);
         var twin = BlobArtifact("beat_image", "beat_1", "two", 1);
@@ -129,7 +129,7 @@ public abstract partial class CheckpointStoreConformanceTests
     public async Task CommitCheckpoint_on_an_unknown_branch_throws_and_saves_nothing()
     {
         var run = await CreateRunAsync();
-        await Store.SaveUnitAsync(run.Id, "exec-1", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "u1", 1), 0.5m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec-1", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "u1", 1), 0.5m), null, Ct);
         var before = await SnapshotAsync(run.Id, "exec-1");
         var input = NewCheckpoint(run.Id, branch: "main-1", runCostDelta: 2m, executionKey: "exec-1");
 
@@ -171,10 +171,10 @@ public abstract partial class CheckpointStoreConformanceTests
     public async Task CommitCheckpoint_adds_the_run_cost_delta_and_clears_only_its_execution_journal()
     {
         var run = await CreateRunAsync();
-        await Store.SaveUnitAsync(run.Id, "exec-a", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "a1", 1), 0.25m), Ct);
-        await Store.SaveJobAsync(run.Id, "exec-a", "unit-1/0", "job-a", Ct);
-        await Store.SaveUnitAsync(run.Id, "exec-b", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "b1", 1), 0.5m), Ct);
-        await Store.SaveJobAsync(run.Id, "exec-b", "unit-1/0", "job-b", Ct);
+        await Store.SaveUnitAsync(run.Id, "exec-a", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "a1", 1), 0.25m), null, Ct);
+        await Store.SaveJobAsync(run.Id, "exec-a", "unit-1/0", "job-a", null, Ct);
+        await Store.SaveUnitAsync(run.Id, "exec-b", new CompletedUnit(1, BlobArtifact("beat_image", "beat_1", "b1", 1), 0.5m), null, Ct);
+        await Store.SaveJobAsync(run.Id, "exec-b", "unit-1/0", "job-b", null, Ct);
 
         await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, cost: 1.75m, runCostDelta: 1.5m, executionKey: "exec-a"), Ct);
 

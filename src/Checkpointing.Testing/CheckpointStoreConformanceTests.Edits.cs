@@ -77,7 +77,7 @@ public abstract partial class CheckpointStoreConformanceTests
     public async Task UpdateArtifact_adds_its_cost_to_the_checkpoint_and_the_run_and_may_replace_the_output()
     {
         var run = await CreateRunAsync();
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, JsonArtifact("spec", "spec", "{}"), 0.4m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, JsonArtifact("spec", "spec", "{}"), 0.4m), null, Ct);
         var checkpoint = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, cost: 0.4m, runCostDelta: 0.1m, executionKey: "exec"), Ct);
         Assert.Equal(0.5m, (await Store.GetRunAsync(run.Id, Ct))!.Cost);
 

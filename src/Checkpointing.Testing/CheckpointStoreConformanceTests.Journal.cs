@@ -8,10 +8,10 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var run = await CreateRunAsync();
 
-        await Store.SaveJobAsync(run.Id, "exec", "unit-1/0", "job-1", Ct);
-        await Store.SaveJobAsync(run.Id, "exec", "unit-2/0", "job-2", Ct);
-        await Store.SaveJobAsync(run.Id, "other", "unit-1/0", "job-x", Ct);
-        await Store.SaveJobAsync(run.Id, "exec", "unit-1/0", "job-1b", Ct);
+        await Store.SaveJobAsync(run.Id, "exec", "unit-1/0", "job-1", null, Ct);
+        await Store.SaveJobAsync(run.Id, "exec", "unit-2/0", "job-2", null, Ct);
+        await Store.SaveJobAsync(run.Id, "other", "unit-1/0", "job-x", null, Ct);
+        await Store.SaveJobAsync(run.Id, "exec", "unit-1/0", "job-1b", null, Ct);
 
         Assert.Equal("job-1b", await Store.GetJobAsync(run.Id, "exec", "unit-1/0", Ct));
         Assert.Equal("job-2", await Store.GetJobAsync(run.Id, "exec", "unit-2/0", Ct));
@@ -29,11 +29,11 @@ public abstract partial class CheckpointStoreConformanceTests
         var unit1 = BlobArtifact("chunk", "chunk_1", "c1", 1, cost: 0.1m);
         var unit1Again = BlobArtifact("chunk", "chunk_1", "c1-again", 1, cost: 0.25m);
 
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(3, unit3, 0.3m), Ct);
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, unit1, 0.1m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(3, unit3, 0.3m), null, Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, unit1, 0.1m), null, Ct);
         Assert.Equal(0.4m, (await Store.GetRunAsync(run.Id, Ct))!.Cost);
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, unit1Again, 0.25m), Ct);
-        await Store.SaveUnitAsync(run.Id, "other", new CompletedUnit(1, unit1, 0.1m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, unit1Again, 0.25m), null, Ct);
+        await Store.SaveUnitAsync(run.Id, "other", new CompletedUnit(1, unit1, 0.1m), null, Ct);
 
         var units = await Store.GetUnitsAsync(run.Id, "exec", Ct);
         Assert.Equal([1, 3], units.Select(u => u.UnitIndex));
@@ -59,7 +59,7 @@ public abstract partial class CheckpointStoreConformanceTests
         var run = await CreateRunAsync();
         var spec = JsonArtifact("spec", "spec", """{"beats":[{"id":"b1","prompt":"sunrise"}]}""", 1);
 
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, spec, 0m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, spec, 0m), null, Ct);
 
         var unit = Assert.Single(await Store.GetUnitsAsync(run.Id, "exec", Ct));
         AssertJson("""{"beats":[{"id":"b1","prompt":"sunrise"}]}""", unit.Artifact.Content.Json);
@@ -72,7 +72,7 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var id = Guid.NewGuid();
 
-        var e = await Assert.ThrowsAsync<RunNotFoundException>(() => Store.SaveUnitAsync(id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "c", 1), 1m), Ct));
+        var e = await Assert.ThrowsAsync<RunNotFoundException>(() => Store.SaveUnitAsync(id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "c", 1), 1m), null, Ct));
 
         Assert.Equal(id, e.RunId);
         Assert.Empty(await Store.GetUnitsAsync(id, "exec", Ct));
@@ -85,12 +85,12 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var run = await CreateRunAsync();
         var otherRun = await CreateRunAsync();
-        await Store.SaveJobAsync(run.Id, "exec", "unit-1/0", "job-1", Ct);
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "c1", 1), 0.5m), Ct);
-        await Store.SaveJobAsync(run.Id, "keep", "unit-1/0", "job-k", Ct);
-        await Store.SaveUnitAsync(run.Id, "keep", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "k1", 1), 0.5m), Ct);
-        await Store.SaveJobAsync(otherRun.Id, "exec", "unit-1/0", "job-o", Ct);
-        await Store.SaveUnitAsync(otherRun.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "o1", 1), 0.5m), Ct);
+        await Store.SaveJobAsync(run.Id, "exec", "unit-1/0", "job-1", null, Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "c1", 1), 0.5m), null, Ct);
+        await Store.SaveJobAsync(run.Id, "keep", "unit-1/0", "job-k", null, Ct);
+        await Store.SaveUnitAsync(run.Id, "keep", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "k1", 1), 0.5m), null, Ct);
+        await Store.SaveJobAsync(otherRun.Id, "exec", "unit-1/0", "job-o", null, Ct);
+        await Store.SaveUnitAsync(otherRun.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "o1", 1), 0.5m), null, Ct);
 
         await Store.ClearJournalAsync(run.Id, "exec", Ct);
 
@@ -119,8 +119,8 @@ public abstract partial class CheckpointStoreConformanceTests
         await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, artifacts: [BlobArtifact("beat_image", "beat_2", "shared", 2)]), Ct);
         await Store.UpdateArtifactAsync(new ArtifactUpdate(checkpoint.Id, "beat_image", "beat_1", 1, ArtifactContent.FromBlob(Blob("v2")),
             ArtifactMetadata.Empty, null, null, 0m, null, T0), Ct);
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "pending unit", 1), 0m), Ct);
-        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(2, JsonArtifact("chunk", "chunk_2", "{}", 2), 0m), Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "pending unit", 1), 0m), null, Ct);
+        await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(2, JsonArtifact("chunk", "chunk_2", "{}", 2), 0m), null, Ct);
 
         var hashes = await ToListAsync(Store.ListReferencedBlobsAsync(Ct));
 

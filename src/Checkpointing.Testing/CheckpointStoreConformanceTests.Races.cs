@@ -103,7 +103,7 @@ public abstract partial class CheckpointStoreConformanceTests
         var run = await CreateRunAsync();
 
         await Task.WhenAll(Enumerable.Range(1, Units).Select(i => Task.Run(
-            () => StoreForCaller(i).SaveUnitAsync(run.Id, "exec", new CompletedUnit(i, BlobArtifact("chunk", $"chunk_{i}", $"c{i}", i), 0.1m), Ct), Ct)));
+            () => StoreForCaller(i).SaveUnitAsync(run.Id, "exec", new CompletedUnit(i, BlobArtifact("chunk", $"chunk_{i}", $"c{i}", i), 0.1m), null, Ct), Ct)));
 
         Assert.Equal(Enumerable.Range(1, Units), (await Store.GetUnitsAsync(run.Id, "exec", Ct)).Select(u => u.UnitIndex));
         Assert.Equal(Units * 0.1m, (await Store.GetRunAsync(run.Id, Ct))!.Cost);

@@ -170,7 +170,7 @@ public sealed class InvalidArtifactKeyException(string value, string what)
 }
 
 /// <summary>Optimistic concurrency failed: the artifact changed since the caller read it.</summary>
-public sealed class ConcurrencyConflictException : CheckpointingException
+public class ConcurrencyConflictException : CheckpointingException
 {
     /// <summary>Creates the exception.</summary>
     /// <param name="message">What changed and what to do.</param>
@@ -189,6 +189,42 @@ public sealed class ConcurrencyConflictException : CheckpointingException
     /// <param name="actual">The current version.</param>
     public static ConcurrencyConflictException ForArtifact(Guid checkpointId, string type, string key, int expected, int actual) =>
         new($"Artifact '{type}/{key}' of checkpoint '{checkpointId}' is at version {actual}, not {expected}: someone else edited it. Read it again and reapply your edit.");
+}
+
+/// <summary>
+/// An executor's write carried a fencing token that is no longer the run's: its lease expired and another executor
+/// claimed the run, or the run was changed outside the lease (cancelled). The write was not applied; the executor must
+/// stop working on the run and leave its jobs to the new owner.
+/// </summary>
+public sealed class LeaseLostException(Guid runId, long token, long currentToken, string? currentOwner)
+    : ConcurrencyConflictException(
+        $"Run '{runId}' is no longer executed under fencing token {token} (now {currentToken}{(currentOwner is null ? ", no owner" : $", owned by '{currentOwner}'")}): " +
+        "the lease expired and another executor took the run over, or the run was cancelled. Nothing was written; stop executing the run.")
+{
+    /// <summary>The run.</summary>
+    public Guid RunId { get; } = runId;
+
+    /// <summary>The writer's fencing token.</summary>
+    public long Token { get; } = token;
+
+    /// <summary>The run's fencing token now.</summary>
+    public long CurrentToken { get; } = currentToken;
+}
+
+/// <summary>Another executor (in this or another process) holds the run's lease and is executing a phase of it.</summary>
+public sealed class RunBusyException(Guid runId, string owner, DateTimeOffset expiresAt, int? phase)
+    : InvalidStateException(
+        $"Run '{runId}' is being executed by '{owner}'{(phase is null ? "" : $" (phase {phase})")}, under a lease that runs until {expiresAt:O} unless renewed. " +
+        "Wait for it to pause or finish (watch the run's events or poll its status); if that executor died, retry once its lease has expired.")
+{
+    /// <summary>The run.</summary>
+    public Guid RunId { get; } = runId;
+
+    /// <summary>The executor that holds the lease.</summary>
+    public string Owner { get; } = owner;
+
+    /// <summary>When the lease ends unless renewed.</summary>
+    public DateTimeOffset ExpiresAt { get; } = expiresAt;
 }
 
 /// <summary>The run's budget would be exceeded.</summary>

@@ -5,9 +5,15 @@ namespace Checkpointing;
 /// <summary>The lifecycle state of a <see cref="Run"/>.</summary>
 public enum RunStatus
 {
-    /// <summary>Created, no phase has started yet.</summary>
+    /// <summary>
+    /// Waiting for an executor: created, or continued in queued mode, with <see cref="Run.CurrentPhase"/> to run next. A
+    /// <c>CheckpointWorker</c> (or a retry) claims it.
+    /// </summary>
     Queued,
-    /// <summary>A phase is executing (see <see cref="Run.CurrentPhase"/>).</summary>
+    /// <summary>
+    /// A phase is executing (see <see cref="Run.CurrentPhase"/>) under the lease of <see cref="Run.LeaseOwner"/>. When
+    /// the lease has ended without the phase finishing, the run is interrupted (see <see cref="Run.GetInterruptedSince"/>).
+    /// </summary>
     Running,
     /// <summary>A checkpoint awaits review at <see cref="Run.CurrentPhase"/>.</summary>
     Paused,
@@ -48,4 +54,31 @@ public sealed record Run(
     decimal Cost,
     decimal? Budget,
     DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt);
+    DateTimeOffset UpdatedAt)
+{
+    /// <summary>The executor that holds the run's lease (it alone may execute the run's phases), or null for none.</summary>
+    public string? LeaseOwner { get; init; }
+
+    /// <summary>When the lease of <see cref="LeaseOwner"/> ends unless renewed; when it was released, for a released lease.</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; init; }
+
+    /// <summary>
+    /// The fencing token of the latest claim: it grows with every claim (and with every change made outside the lease,
+    /// such as a cancellation), and a store refuses an executor's write that carries an older one.
+    /// </summary>
+    public long LeaseToken { get; init; }
+
+    /// <summary>Whether an executor holds the run's lease at <paramref name="now"/>.</summary>
+    /// <param name="now">The time to judge the lease at.</param>
+    public bool IsLeaseHeld(DateTimeOffset now) => RunLease.IsHeld(LeaseOwner, LeaseExpiresAt, now);
+
+    /// <summary>
+    /// When the run is <see cref="RunStatus.Running"/> but no executor holds its lease (the process executing it crashed,
+    /// was stopped, or its caller stopped waiting): the time the lease ended. Null otherwise. An interrupted run is
+    /// resumed by <c>RetryAsync</c>, by continuing its parent checkpoint again, or by a worker; finished units and
+    /// submitted jobs are kept.
+    /// </summary>
+    /// <param name="now">The time to judge the lease at.</param>
+    public DateTimeOffset? GetInterruptedSince(DateTimeOffset now) =>
+        Status == RunStatus.Running && !IsLeaseHeld(now) ? LeaseExpiresAt ?? UpdatedAt : null;
+}

@@ -47,6 +47,9 @@ public class PhaseContext
 
     internal string SlotPrefix { get; }
 
+    /// <summary>The fencing token of the executor running the phase, carried by every journal write; null for edits.</summary>
+    internal long? FencingToken { get; init; }
+
     /// <summary>The run.</summary>
     public Run Run { get; }
 
@@ -244,7 +247,7 @@ public class PhaseContext
     private async Task<GenerationResult> SubmitAndWaitAsync(IGenerationBackend backend, GenerationRequest request, string slot, CancellationToken cancellationToken)
     {
         var jobId = await backend.SubmitAsync(request, cancellationToken).ConfigureAwait(false);
-        await Sdk.Store.SaveJobAsync(Run.Id, ExecutionKey, slot, jobId, CancellationToken.None).ConfigureAwait(false);
+        await Sdk.Store.SaveJobAsync(Run.Id, ExecutionKey, slot, jobId, FencingToken, CancellationToken.None).ConfigureAwait(false);
         Sdk.Log.JobSubmitted(backend.Name, jobId, request.Model, Run.Id, slot);
         return await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
     }

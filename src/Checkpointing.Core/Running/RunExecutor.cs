@@ -308,7 +308,7 @@ internal sealed class RunExecutor(SdkServices sdk)
                 var artifact = new NewArtifact(Guid.NewGuid(), phase.UnitArtifact.Type, keys[index], result.Content, (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost }, index);
                 CheckStorable(phase, [artifact], null);
                 var unit = new CompletedUnit(index, artifact, cost);
-                await sdk.Store.SaveUnitAsync(run.Id, executionKey, unit, CancellationToken.None).ConfigureAwait(false);
+                await sdk.Store.SaveUnitAsync(run.Id, executionKey, unit, null, CancellationToken.None).ConfigureAwait(false);
                 if (run.Budget is not null)
                 {
                     lock (budgetLock)

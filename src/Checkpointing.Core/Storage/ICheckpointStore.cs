@@ -57,6 +57,8 @@ public interface ICheckpointStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <returns>The updated run.</returns>
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="LeaseLostException"><see cref="RunState.FencingToken"/> is not the run's; nothing is written.</exception>
+    /// <remarks>Stores apply the change with <see cref="RunLease.Apply"/>: a fenced change keeps (or releases) the lease, an unfenced one ends it.</remarks>
     Task<Run> UpdateRunStateAsync(Guid runId, RunState state, DateTimeOffset at, CancellationToken cancellationToken = default);
 
     /// <summary>Lists the run's branches in creation order.</summary>
@@ -88,6 +90,7 @@ public interface ICheckpointStore
     /// <returns>The saved checkpoint.</returns>
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
     /// <exception cref="InvalidStateException">The branch does not exist, or two artifacts share a type and key.</exception>
+    /// <exception cref="LeaseLostException"><see cref="NewCheckpoint.FencingToken"/> is not the run's; nothing is written.</exception>
     Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default);
 
     /// <summary>Reads a checkpoint, or null when it does not exist.</summary>
@@ -151,22 +154,87 @@ public interface ICheckpointStore
     /// Records that a checkpoint is being continued with a given state of its artifacts, in one transaction:
     /// returns the existing record when this (checkpoint, fingerprint) was continued before; otherwise approves
     /// the checkpoint if pending, creates a child branch when <see cref="ContinuationRequest.Fork"/> is set, stores the
-    /// record, and sets the run <see cref="RunStatus.Running"/> at the next phase on the continuation's branch with the
-    /// checkpoint as parent (so another process that finds the record sees that the phase is under way).
+    /// record (with its pins, requester and description), and sets the run <see cref="RunStatus.Running"/> at the next
+    /// phase on the continuation's branch with the checkpoint as parent (so another process that finds the record sees
+    /// that the phase is under way). With <see cref="ContinuationRequest.Queue"/> the run is set
+    /// <see cref="RunStatus.Queued"/> there instead, and a lease held under the request's fencing token is released.
     /// </summary>
     /// <param name="request">The continuation.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
     /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
+    /// <exception cref="LeaseLostException"><see cref="ContinuationRequest.FencingToken"/> is not the run's; nothing is written.</exception>
     Task<Continuation> ContinueAsync(ContinuationRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>Lists the continuations recorded for a checkpoint, oldest first.</summary>
+    /// <param name="checkpointId">The checkpoint.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Continuation>> ListContinuationsAsync(Guid checkpointId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Claims a run's lease for <paramref name="owner"/> when nobody holds it at <paramref name="now"/> (never held,
+    /// released or expired), as <see cref="RunLease.TryClaim"/> decides: the run's <see cref="Run.LeaseToken"/> grows by
+    /// one and becomes the new owner's fencing token.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="owner">The claiming executor (1 to <see cref="RunLease.MaxOwnerLength"/> characters).</param>
+    /// <param name="now">The time of the claim.</param>
+    /// <param name="expiresAt">When the lease ends unless renewed (after <paramref name="now"/>).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The run with the new lease, or null when another claim holds it.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    Task<Run?> TryClaimRunAsync(Guid runId, string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Claims the lease of one run that has work (<see cref="RunLease.HasWork"/>: queued, or running with its lease
+    /// ended), the least recently updated first. Concurrent callers never get the same run.
+    /// </summary>
+    /// <param name="owner">The claiming executor.</param>
+    /// <param name="now">The time of the claim.</param>
+    /// <param name="expiresAt">When the lease ends unless renewed.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <returns>The claimed run with its new lease, or null when no run has work.</returns>
+    Task<Run?> ClaimNextRunAsync(string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Extends the lease of the executor holding <paramref name="fencingToken"/>.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="fencingToken">The executor's fencing token.</param>
+    /// <param name="expiresAt">The new end of the lease.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    /// <exception cref="LeaseLostException">The token is not the run's, or the lease was released.</exception>
+    Task RenewLeaseAsync(Guid runId, long fencingToken, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Ends the lease of the executor holding <paramref name="fencingToken"/>; does nothing when the token is stale.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="fencingToken">The executor's fencing token.</param>
+    /// <param name="at">The time of the release (recorded as <see cref="Run.LeaseExpiresAt"/>).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task ReleaseLeaseAsync(Guid runId, long fencingToken, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends an event to the store's event log and returns its sequence number (greater than every earlier one).</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="type">The event kind (1 to 64 characters).</param>
+    /// <param name="payload">The event as JSON.</param>
+    /// <param name="at">When it happened.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<long> AppendEventAsync(Guid runId, string type, string payload, DateTimeOffset at, CancellationToken cancellationToken = default);
+
+    /// <summary>Reads logged events with a sequence number above <paramref name="afterSequence"/>, in order, optionally of one run.</summary>
+    /// <param name="runId">Only this run's events, or null for all.</param>
+    /// <param name="afterSequence">Where the reader stopped last (0 for the beginning).</param>
+    /// <param name="limit">At most this many events (1 or more).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(Guid? runId, long afterSequence, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>Records the external job started for a slot of a phase execution, before it is awaited.</summary>
     /// <param name="runId">The run id.</param>
     /// <param name="executionKey">Identifies the phase execution (or edit) the job belongs to.</param>
     /// <param name="slot">Identifies the job within the execution, e.g. <c>unit-3/0</c>.</param>
     /// <param name="externalJobId">The backend's job id.</param>
+    /// <param name="fencingToken">The executor's fencing token, or null for a write outside a run's execution (an edit).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
-    Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default);
+    /// <exception cref="LeaseLostException">The token is not the run's; nothing is written.</exception>
+    Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, long? fencingToken = null, CancellationToken cancellationToken = default);
 
     /// <summary>Reads the external job recorded for a slot, or null.</summary>
     /// <param name="runId">The run id.</param>
@@ -179,9 +247,11 @@ public interface ICheckpointStore
     /// <param name="runId">The run id.</param>
     /// <param name="executionKey">The phase execution.</param>
     /// <param name="unit">The finished unit.</param>
+    /// <param name="fencingToken">The executor's fencing token, or null for a write outside a run's execution (an edit).</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
-    Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default);
+    /// <exception cref="LeaseLostException">The token is not the run's; nothing is written.</exception>
+    Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default);
 
     /// <summary>Lists the finished units recorded for a phase execution, by unit index.</summary>
     /// <param name="runId">The run id.</param>
@@ -229,7 +299,11 @@ public sealed record NewCheckpoint(
     IReadOnlyList<NewArtifact> Artifacts,
     string? ExecutionKey,
     decimal RunCostDelta,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt)
+{
+    /// <summary>The executor's fencing token (see <see cref="RunState.FencingToken"/>), or null for a commit outside a lease.</summary>
+    public long? FencingToken { get; init; }
+}
 
 /// <summary>An artifact produced by a phase, before it is committed.</summary>
 /// <param name="Id">The artifact id.</param>
@@ -304,7 +378,26 @@ public sealed record ArtifactUpdate(
 /// <param name="Fingerprint">Identifies the state of the checkpoint's artifacts (their versions).</param>
 /// <param name="Fork">Whether the next phase runs on a new child branch.</param>
 /// <param name="At">The time of the continuation.</param>
-public sealed record ContinuationRequest(Guid CheckpointId, string Fingerprint, bool Fork, DateTimeOffset At);
+public sealed record ContinuationRequest(Guid CheckpointId, string Fingerprint, bool Fork, DateTimeOffset At)
+{
+    /// <summary>
+    /// The exact artifact versions the next phase consumes, read together with <see cref="Fingerprint"/>: stored with
+    /// the record so that an edit made after it never leaks into the phase.
+    /// </summary>
+    public IReadOnlyList<ArtifactPin> Pins { get; init; } = [];
+
+    /// <summary>Who continued the checkpoint (recorded on the next checkpoint).</summary>
+    public string? RequestedBy { get; init; }
+
+    /// <summary>A description of the edits (recorded on the next checkpoint).</summary>
+    public string? Description { get; init; }
+
+    /// <summary>The continuing executor's fencing token, or null outside a lease.</summary>
+    public long? FencingToken { get; init; }
+
+    /// <summary>When true, the run is left <see cref="RunStatus.Queued"/> at the next phase (for a worker) instead of Running.</summary>
+    public bool Queue { get; init; }
+}
 
 /// <summary>A recorded continuation of a checkpoint.</summary>
 /// <param name="CheckpointId">The checkpoint continued.</param>
@@ -313,4 +406,14 @@ public sealed record ContinuationRequest(Guid CheckpointId, string Fingerprint, 
 /// <param name="BranchCreated">Whether a branch was created for it.</param>
 /// <param name="CreatedAt">When it was first recorded.</param>
 /// <param name="Existing">True when this call found an earlier record instead of creating one.</param>
-public sealed record Continuation(Guid CheckpointId, string Fingerprint, string Branch, bool BranchCreated, DateTimeOffset CreatedAt, bool Existing);
+public sealed record Continuation(Guid CheckpointId, string Fingerprint, string Branch, bool BranchCreated, DateTimeOffset CreatedAt, bool Existing)
+{
+    /// <summary>The artifact versions the next phase consumes (see <see cref="ContinuationRequest.Pins"/>).</summary>
+    public IReadOnlyList<ArtifactPin> Pins { get; init; } = [];
+
+    /// <summary>Who continued the checkpoint.</summary>
+    public string? RequestedBy { get; init; }
+
+    /// <summary>A description of the edits.</summary>
+    public string? Description { get; init; }
+}

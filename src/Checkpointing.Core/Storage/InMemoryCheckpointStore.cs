@@ -6,7 +6,7 @@ namespace Checkpointing.Storage;
 /// A thread-safe metadata store in memory. Everything is lost when the process ends: use it for tests, demos and
 /// short-lived tools. Every method takes one lock, so each is atomic.
 /// </summary>
-public sealed class InMemoryCheckpointStore : ICheckpointStore
+public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStoreNotifications
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Run> _runs = [];
@@ -18,6 +18,9 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
     private readonly Dictionary<Guid, Artifact> _artifacts = [];
     private readonly Dictionary<Guid, List<ArtifactVersion>> _history = [];
     private readonly Dictionary<(Guid, string), Continuation> _continuations = [];
+    private readonly List<(Guid, string)> _continuationOrder = [];
+    private readonly List<StoredEvent> _events = [];
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<(Guid RunId, string Execution, string Slot), string> _jobs = [];
     private readonly Dictionary<(Guid RunId, string Execution), SortedDictionary<int, CompletedUnit>> _units = [];
 
@@ -35,6 +38,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
             _branches[run.Id] = [new Branch(run.Id, "main", null, null, run.CreatedAt)];
         }
 
+        Signal();
         return Task.CompletedTask;
     }
 
@@ -74,6 +78,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
             var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
             run = run with { Budget = budget, UpdatedAt = at };
             _runs[runId] = run;
+            Signal();
             return Task.FromResult(run);
         }
     }
@@ -84,16 +89,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
         ArgumentNullException.ThrowIfNull(state);
         lock (_lock)
         {
-            var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
-            run = run with
-            {
-                Status = state.Status,
-                CurrentPhase = state.Phase,
-                CurrentBranch = state.Branch,
-                ParentCheckpointId = state.ParentCheckpointId,
-                Error = state.Error,
-                UpdatedAt = at,
-            };
+            var run = RunLease.Apply(_runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId), state, at);
             _runs[runId] = run;
             return Task.FromResult(run);
         }
@@ -144,6 +140,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
         lock (_lock)
         {
             var run = _runs.GetValueOrDefault(checkpoint.RunId) ?? throw new RunNotFoundException(checkpoint.RunId);
+            RunLease.CheckFence(run, checkpoint.FencingToken);
             if (!_branches[run.Id].Any(b => b.Name == checkpoint.Branch))
             {
                 throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
@@ -322,6 +319,8 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
                 throw new CheckpointAbandonedException(checkpoint.Id);
             }
 
+            var run = _runs[checkpoint.RunId];
+            RunLease.CheckFence(run, request.FencingToken);
             var branch = request.Fork
                 ? CreateBranchLocked(checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name
                 : checkpoint.Branch;
@@ -330,26 +329,157 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
                 _checkpoints[checkpoint.Id] = checkpoint with { Status = CheckpointStatus.Approved, ApprovedAt = checkpoint.ApprovedAt ?? request.At };
             }
 
-            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
-            _continuations[(checkpoint.Id, request.Fingerprint)] = continuation;
-            _runs[checkpoint.RunId] = _runs[checkpoint.RunId] with
+            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false)
             {
-                Status = RunStatus.Running,
-                CurrentPhase = checkpoint.Phase + 1,
-                CurrentBranch = branch,
-                ParentCheckpointId = checkpoint.Id,
-                Error = null,
-                UpdatedAt = request.At,
+                Pins = request.Pins.ToList(),
+                RequestedBy = request.RequestedBy,
+                Description = request.Description,
             };
+            _continuations[(checkpoint.Id, request.Fingerprint)] = continuation;
+            var state = new RunState(request.Queue ? RunStatus.Queued : RunStatus.Running, checkpoint.Phase + 1, branch, checkpoint.Id)
+            {
+                FencingToken = request.FencingToken ?? run.LeaseToken,
+                ReleaseLease = request.Queue && request.FencingToken is not null,
+            };
+            _runs[run.Id] = RunLease.Apply(run, state, request.At);
+            _continuationOrder.Add((checkpoint.Id, request.Fingerprint));
+            Signal();
             return Task.FromResult(continuation);
         }
     }
 
     /// <inheritdoc />
-    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default)
+    public Task<IReadOnlyList<Continuation>> ListContinuationsAsync(Guid checkpointId, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
+            IReadOnlyList<Continuation> list = _continuationOrder.Where(k => k.Item1 == checkpointId).Select(k => _continuations[k]).ToList();
+            return Task.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Run?> TryClaimRunAsync(Guid runId, string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        RunLease.ValidateClaim(owner, now, expiresAt);
+        lock (_lock)
+        {
+            var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
+            var claimed = RunLease.TryClaim(run, owner, now, expiresAt);
+            if (claimed is not null)
+            {
+                _runs[runId] = claimed;
+            }
+
+            return Task.FromResult(claimed);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<Run?> ClaimNextRunAsync(string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        RunLease.ValidateClaim(owner, now, expiresAt);
+        lock (_lock)
+        {
+            var next = _runs.Values.Where(r => RunLease.HasWork(r, now)).OrderBy(r => r.UpdatedAt).ThenBy(r => r.Id).FirstOrDefault();
+            if (next is null)
+            {
+                return Task.FromResult<Run?>(null);
+            }
+
+            var claimed = RunLease.TryClaim(next, owner, now, expiresAt)!;
+            _runs[next.Id] = claimed;
+            return Task.FromResult<Run?>(claimed);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task RenewLeaseAsync(Guid runId, long fencingToken, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
+            if (run.LeaseToken != fencingToken || run.LeaseOwner is null)
+            {
+                throw new LeaseLostException(runId, fencingToken, run.LeaseToken, run.LeaseOwner);
+            }
+
+            _runs[runId] = run with { LeaseExpiresAt = expiresAt };
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task ReleaseLeaseAsync(Guid runId, long fencingToken, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (_runs.TryGetValue(runId, out var run) && run.LeaseToken == fencingToken && run.LeaseOwner is not null)
+            {
+                _runs[runId] = run with { LeaseOwner = null, LeaseExpiresAt = at };
+            }
+        }
+
+        Signal();
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public Task<long> AppendEventAsync(Guid runId, string type, string payload, DateTimeOffset at, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(type);
+        ArgumentNullException.ThrowIfNull(payload);
+        long sequence;
+        lock (_lock)
+        {
+            sequence = _events.Count + 1;
+            _events.Add(new StoredEvent(sequence, runId, type, payload, at));
+        }
+
+        Signal();
+        return Task.FromResult(sequence);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(Guid? runId, long afterSequence, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        lock (_lock)
+        {
+            // Sequence n is at index n - 1.
+            var start = (int)Math.Clamp(afterSequence, 0, _events.Count);
+            IReadOnlyList<StoredEvent> list = _events.Skip(start).Where(e => runId is null || e.RunId == runId).Take(limit).ToList();
+            return Task.FromResult(list);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await Volatile.Read(ref _changed).Task.WaitAsync(timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Nothing changed in time: the caller reads the store anyway.
+        }
+    }
+
+    private void Signal() =>
+        Interlocked.Exchange(ref _changed, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    /// <inheritdoc />
+    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, long? fencingToken = null, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (fencingToken is not null)
+            {
+                RunLease.CheckFence(_runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId), fencingToken);
+            }
+
             _jobs[(runId, executionKey, slot)] = externalJobId;
         }
 
@@ -366,12 +496,13 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore
     }
 
     /// <inheritdoc />
-    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default)
+    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(unit);
         lock (_lock)
         {
             var run = _runs.GetValueOrDefault(runId) ?? throw new RunNotFoundException(runId);
+            RunLease.CheckFence(run, fencingToken);
             if (!_units.TryGetValue((runId, executionKey), out var units))
             {
                 _units[(runId, executionKey)] = units = [];
