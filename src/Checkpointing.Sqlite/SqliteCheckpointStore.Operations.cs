@@ -6,7 +6,8 @@ namespace Checkpointing.Sqlite;
 public sealed partial class SqliteCheckpointStore
 {
     private const string RunColumns =
-        "id, pipeline, owner_id, input, auto_continue, status, current_phase, current_branch, parent_checkpoint_id, error, cost, budget, created_at, updated_at";
+        "id, pipeline, owner_id, input, auto_continue, status, current_phase, current_branch, parent_checkpoint_id, error, cost, budget, created_at, updated_at, " +
+        "lease_owner, lease_expires_at, lease_token";
 
     private const string BranchColumns = "run_id, name, parent_branch, forked_from, created_at";
 
@@ -31,13 +32,16 @@ public sealed partial class SqliteCheckpointStore
             }
 
             Execute(c, tx, $"""
-                INSERT INTO runs ({RunColumns}, created_ticks)
-                VALUES ($id, $pipeline, $owner, $input, $auto, $status, $phase, $branch, $parent, $error, $cost, $budget, $created, $updated, $ticks);
+                INSERT INTO runs ({RunColumns}, created_ticks, updated_ticks, lease_expires_ticks)
+                VALUES ($id, $pipeline, $owner, $input, $auto, $status, $phase, $branch, $parent, $error, $cost, $budget, $created, $updated,
+                    $lease_owner, $lease_expires, $lease_token, $ticks, $updated_ticks, $lease_expires_ticks);
                 """,
                 ("$id", run.Id), ("$pipeline", run.Pipeline), ("$owner", run.OwnerId), ("$input", run.Input.GetRawText()),
                 ("$auto", run.AutoContinue), ("$status", run.Status), ("$phase", run.CurrentPhase), ("$branch", run.CurrentBranch),
                 ("$parent", run.ParentCheckpointId), ("$error", run.Error), ("$cost", run.Cost), ("$budget", run.Budget),
-                ("$created", run.CreatedAt), ("$updated", run.UpdatedAt), ("$ticks", run.CreatedAt.UtcTicks));
+                ("$created", run.CreatedAt), ("$updated", run.UpdatedAt), ("$lease_owner", run.LeaseOwner), ("$lease_expires", run.LeaseExpiresAt),
+                ("$lease_token", run.LeaseToken), ("$ticks", run.CreatedAt.UtcTicks), ("$updated_ticks", run.UpdatedAt.UtcTicks),
+                ("$lease_expires_ticks", run.LeaseExpiresAt?.UtcTicks));
             InsertBranch(c, tx, new Branch(run.Id, BranchNames.Main, null, null, run.CreatedAt));
             return true;
         }, cancellationToken);
@@ -72,7 +76,8 @@ public sealed partial class SqliteCheckpointStore
     public Task<Run> SetRunBudgetAsync(Guid runId, decimal? budget, DateTimeOffset at, CancellationToken cancellationToken = default) =>
         WriteAsync("SetRunBudget", (c, tx) =>
         {
-            var updated = Execute(c, tx, "UPDATE runs SET budget = $budget, updated_at = $at WHERE id = $id;", ("$id", runId), ("$budget", budget), ("$at", at));
+            var updated = Execute(c, tx, "UPDATE runs SET budget = $budget, updated_at = $at, updated_ticks = $ticks WHERE id = $id;",
+                ("$id", runId), ("$budget", budget), ("$at", at), ("$ticks", at.UtcTicks));
             if (updated == 0)
             {
                 throw new RunNotFoundException(runId);
@@ -87,19 +92,10 @@ public sealed partial class SqliteCheckpointStore
         ArgumentNullException.ThrowIfNull(state);
         return WriteAsync("UpdateRunState", (c, tx) =>
         {
-            var updated = Execute(c, tx, """
-                UPDATE runs SET status = $status, current_phase = $phase, current_branch = $branch,
-                    parent_checkpoint_id = $parent, error = $error, updated_at = $at
-                WHERE id = $id;
-                """,
-                ("$id", runId), ("$status", state.Status), ("$phase", state.Phase), ("$branch", state.Branch),
-                ("$parent", state.ParentCheckpointId), ("$error", state.Error), ("$at", at));
-            if (updated == 0)
-            {
-                throw new RunNotFoundException(runId);
-            }
-
-            return FindRun(c, tx, runId)!;
+            // Read, apply Core's rule (fence check, lease kept, released or ended), write back: one transaction.
+            var run = RunLease.Apply(FindRun(c, tx, runId) ?? throw new RunNotFoundException(runId), state, at);
+            WriteRunState(c, tx, run);
+            return run;
         }, cancellationToken);
     }
 
@@ -150,6 +146,7 @@ public sealed partial class SqliteCheckpointStore
         return WriteAsync("CommitCheckpoint", (c, tx) =>
         {
             var run = FindRun(c, tx, checkpoint.RunId) ?? throw new RunNotFoundException(checkpoint.RunId);
+            RunLease.CheckFence(run, checkpoint.FencingToken);
             if (!Exists(c, tx, "SELECT 1 FROM branches WHERE run_id = $run AND name = $name;", ("$run", run.Id), ("$name", checkpoint.Branch)))
             {
                 throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
@@ -308,19 +305,21 @@ public sealed partial class SqliteCheckpointStore
         return WriteAsync("Continue", (c, tx) =>
         {
             var checkpoint = FindCheckpoint(c, tx, request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
-            var existing = QuerySingle(c, tx, r => new Continuation(
-                    Guid(r, 0), r.GetString(1), r.GetString(2), r.GetInt64(3) != 0, Time(r, 4), Existing: true),
-                "SELECT checkpoint_id, fingerprint, branch, branch_created, created_at FROM continuations WHERE checkpoint_id = $id AND fingerprint = $fingerprint;",
+            var existing = QuerySingle(c, tx, MapContinuation,
+                $"SELECT {ContinuationColumns} FROM continuations WHERE checkpoint_id = $id AND fingerprint = $fingerprint;",
                 ("$id", request.CheckpointId), ("$fingerprint", request.Fingerprint));
             if (existing is not null)
             {
-                return existing;
+                return existing with { Existing = true };
             }
 
             if (checkpoint.Status == CheckpointStatus.Abandoned)
             {
                 throw new CheckpointAbandonedException(checkpoint.Id);
             }
+
+            var run = FindRun(c, tx, checkpoint.RunId)!;
+            RunLease.CheckFence(run, request.FencingToken);
 
             var branch = request.Fork
                 ? CreateBranch(c, tx, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name
@@ -331,34 +330,50 @@ public sealed partial class SqliteCheckpointStore
                     ("$id", checkpoint.Id), ("$status", CheckpointStatus.Approved), ("$at", request.At));
             }
 
-            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
-            Execute(c, tx, """
-                INSERT INTO continuations (checkpoint_id, fingerprint, branch, branch_created, created_at)
-                VALUES ($id, $fingerprint, $branch, $created, $at);
+            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false)
+            {
+                Pins = request.Pins.ToList(),
+                RequestedBy = request.RequestedBy,
+                Description = request.Description,
+            };
+            Execute(c, tx, $"""
+                INSERT INTO continuations ({ContinuationColumns})
+                VALUES ($id, $fingerprint, $branch, $created, $at, $pins, $by, $description);
                 """,
                 ("$id", continuation.CheckpointId), ("$fingerprint", continuation.Fingerprint), ("$branch", continuation.Branch),
-                ("$created", continuation.BranchCreated), ("$at", continuation.CreatedAt));
-            Execute(c, tx, """
-                UPDATE runs SET status = $status, current_phase = $phase, current_branch = $branch,
-                    parent_checkpoint_id = $parent, error = NULL, updated_at = $at
-                WHERE id = $id;
-                """,
-                ("$id", checkpoint.RunId), ("$status", RunStatus.Running), ("$phase", checkpoint.Phase + 1), ("$branch", branch),
-                ("$parent", checkpoint.Id), ("$at", request.At));
+                ("$created", continuation.BranchCreated), ("$at", continuation.CreatedAt), ("$pins", Json(continuation.Pins)),
+                ("$by", continuation.RequestedBy), ("$description", continuation.Description));
+
+            // As the in-memory store: an unfenced continuation keeps whatever lease the run has; a fenced queued one
+            // releases the continuer's lease so a worker can claim the run.
+            var state = new RunState(request.Queue ? RunStatus.Queued : RunStatus.Running, checkpoint.Phase + 1, branch, checkpoint.Id)
+            {
+                FencingToken = request.FencingToken ?? run.LeaseToken,
+                ReleaseLease = request.Queue && request.FencingToken is not null,
+            };
+            WriteRunState(c, tx, RunLease.Apply(run, state, request.At));
             return continuation;
         }, cancellationToken);
     }
 
     /// <inheritdoc />
-    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default)
+    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(slot);
         ArgumentNullException.ThrowIfNull(externalJobId);
-        return WriteAsync("SaveJob", (c, tx) => Execute(c, tx, """
-            INSERT INTO journal_jobs (run_id, execution_key, slot, external_job_id) VALUES ($run, $execution, $slot, $job)
-            ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
-            """, ("$run", runId), ("$execution", executionKey), ("$slot", slot), ("$job", externalJobId)), cancellationToken);
+        return WriteAsync("SaveJob", (c, tx) =>
+        {
+            if (fencingToken is not null)
+            {
+                RunLease.CheckFence(FindRun(c, tx, runId) ?? throw new RunNotFoundException(runId), fencingToken);
+            }
+
+            return Execute(c, tx, """
+                INSERT INTO journal_jobs (run_id, execution_key, slot, external_job_id) VALUES ($run, $execution, $slot, $job)
+                ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
+                """, ("$run", runId), ("$execution", executionKey), ("$slot", slot), ("$job", externalJobId));
+        }, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -371,13 +386,14 @@ public sealed partial class SqliteCheckpointStore
         }, cancellationToken);
 
     /// <inheritdoc />
-    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default)
+    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(unit);
         return WriteAsync("SaveUnit", (c, tx) =>
         {
             var run = FindRun(c, tx, runId) ?? throw new RunNotFoundException(runId);
+            RunLease.CheckFence(run, fencingToken);
             var previous = QuerySingle(c, tx, r => r.GetString(0),
                 "SELECT cost FROM journal_units WHERE run_id = $run AND execution_key = $execution AND unit_index = $unit;",
                 ("$run", runId), ("$execution", executionKey), ("$unit", unit.UnitIndex));
@@ -458,7 +474,12 @@ public sealed partial class SqliteCheckpointStore
     private static Run MapRun(SqliteDataReader r) => new(
         Guid(r, 0), r.GetString(1), r.GetString(2), Element(r, 3), r.GetInt64(4) != 0, Enum<RunStatus>(r, 5),
         NullableInt(r, 6), NullableString(r, 7), NullableGuid(r, 8), NullableString(r, 9), Money(r, 10), NullableMoney(r, 11),
-        Time(r, 12), Time(r, 13));
+        Time(r, 12), Time(r, 13))
+    {
+        LeaseOwner = NullableString(r, 14),
+        LeaseExpiresAt = NullableTime(r, 15),
+        LeaseToken = r.GetInt64(16),
+    };
 
     private static Branch MapBranch(SqliteDataReader r) => new(
         Guid(r, 0), r.GetString(1), NullableString(r, 2), NullableGuid(r, 3), Time(r, 4));

@@ -154,10 +154,12 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
             await again.GetRunAsync(Guid.NewGuid(), Ct);
         }
 
-        var applied = Assert.Single(logs.Entries, e => e.Id.Id == 1002);
-        Assert.Equal(LogLevel.Information, applied.Level);
-        Assert.Equal($"SQLite migration 1 (0001_initial) applied to {_database.FilePath}", applied.Message);
-        Assert.Contains(logs.Entries, e => e.Id.Id == 1003 && e.Message.Contains("at version 1", StringComparison.Ordinal));
+        var applied = logs.Entries.Where(e => e.Id.Id == 1002).ToList();
+        Assert.Equal(SqliteMigrator.Migrations.Count, applied.Count);
+        Assert.All(applied, e => Assert.Equal(LogLevel.Information, e.Level));
+        Assert.Equal(SqliteMigrator.Migrations.Select(m => $"SQLite migration {m.Version} ({m.Name}) applied to {_database.FilePath}"), applied.Select(e => e.Message));
+        Assert.Equal("SQLite migration 1 (0001_initial) applied to " + _database.FilePath, applied[0].Message);
+        Assert.Contains(logs.Entries, e => e.Id.Id == 1003 && e.Message.Contains($"at version {SqliteMigrator.LatestVersion}", StringComparison.Ordinal));
         using var connection = OpenRaw();
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT applied_at FROM schema_version WHERE version = 1;";
@@ -300,7 +302,7 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
             command.ExecuteNonQuery();
         }
 
-        var e = await Assert.ThrowsAsync<CheckpointingException>(() => store.SaveJobAsync(Guid.NewGuid(), "exec", "slot", "job", Ct));
+        var e = await Assert.ThrowsAsync<CheckpointingException>(() => store.SaveJobAsync(Guid.NewGuid(), "exec", "slot", "job", null, Ct));
 
         Assert.IsType<SqliteException>(e.InnerException);
         Assert.Contains("SaveJob", e.Message, StringComparison.Ordinal);
@@ -314,7 +316,7 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
         var created = new DateTimeOffset(2026, 5, 1, 12, 0, 0, 123, TimeSpan.FromHours(-7)).AddTicks(4567);
         var run = NewRun() with { Cost = 0.1m, Budget = 79228162514264337593543950.335m, CreatedAt = created, UpdatedAt = created };
         await store.CreateRunAsync(run, Ct);
-        await store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, NewCheckpoint(run.Id).Artifacts[0], 0.2m), Ct);
+        await store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, NewCheckpoint(run.Id).Artifacts[0], 0.2m), null, Ct);
 
         var read = (await store.GetRunAsync(run.Id, Ct))!;
 
