@@ -42,38 +42,147 @@ public sealed class CrossProcessTests : IDisposable
         Assert.Equal(2 * Edits * 0.01m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
     }
 
-    private async Task<string[]> RunWorkerAsync(Guid runId, Guid checkpointId)
+    [Fact]
+    public async Task Worker_processes_claiming_next_work_on_one_file_claim_every_run_exactly_once()
     {
-        var worker = Path.Combine(AppContext.BaseDirectory, "Checkpointing.Sqlite.Worker.dll");
-        Assert.True(File.Exists(worker), $"The worker program is missing at {worker}.");
-        var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+        const int Processes = 4;
+        const int Runs = 40;
+        using var store = _database.Open();
+        using var input = JsonDocument.Parse("""{"v":0}""");
+        var now = DateTimeOffset.UtcNow;
+        var queued = new List<Guid>();
+        for (var i = 0; i < Runs; i++)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in new[] { worker, _database.FilePath, runId.ToString(), checkpointId.ToString(), Forks.ToString(System.Globalization.CultureInfo.InvariantCulture), Edits.ToString(System.Globalization.CultureInfo.InvariantCulture) })
-        {
-            start.ArgumentList.Add(argument);
+            var at = now.AddSeconds(-Runs + i);
+            var run = new Run(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), true, RunStatus.Queued, 1, "main", null, null, 0m, null, at, at);
+            await store.CreateRunAsync(run, Ct);
+            queued.Add(run.Id);
         }
 
-        using var process = Process.Start(start) ?? throw new InvalidOperationException("The worker did not start.");
-        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = process.StandardError.ReadToEndAsync(Ct);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromMinutes(2));
+        // Never claimed: a paused run, and a running one whose lease another executor holds.
+        var paused = new Run(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), false, RunStatus.Paused, 1, "main", null, null, 0m, null, now, now);
+        await store.CreateRunAsync(paused, Ct);
+        var held = paused with { Id = Guid.NewGuid(), Status = RunStatus.Running, LeaseOwner = "elsewhere", LeaseExpiresAt = now.AddHours(2), LeaseToken = 1 };
+        await store.CreateRunAsync(held, Ct);
+
+        var go = Path.Combine(_database.Folder, "go");
+        var workers = Enumerable.Range(0, Processes).Select(i => WorkerProcess.Start("claim", _database.FilePath, $"worker-{i}", go)).ToList();
         try
         {
-            await process.WaitForExitAsync(timeout.Token);
+            foreach (var worker in workers)
+            {
+                await worker.WaitForLineAsync("ready");
+            }
+
+            await File.WriteAllTextAsync(go, "", Ct);
+            var outputs = await Task.WhenAll(workers.Select(w => w.FinishAsync()));
+
+            var claims = outputs.SelectMany((lines, i) => lines.Where(l => l.StartsWith("claimed ", StringComparison.Ordinal))
+                .Select(l => l.Split(' ')).Select(p => (Run: Guid.Parse(p[1]), Token: long.Parse(p[2], System.Globalization.CultureInfo.InvariantCulture), Owner: $"worker-{i}"))).ToList();
+            Assert.Equal(Runs, claims.Count);
+            Assert.Equal(queued.Order(), claims.Select(c => c.Run).Order());
+            Assert.All(claims, c => Assert.Equal(1, c.Token));
+            foreach (var claim in claims)
+            {
+                var stored = (await store.GetRunAsync(claim.Run, Ct))!;
+                Assert.Equal((claim.Owner, 1L, RunStatus.Queued), (stored.LeaseOwner, stored.LeaseToken, stored.Status));
+            }
+
+            Assert.Null((await store.GetRunAsync(paused.Id, Ct))!.LeaseOwner);
+            Assert.Equal(("elsewhere", 1L), ((await store.GetRunAsync(held.Id, Ct))!.LeaseOwner, (await store.GetRunAsync(held.Id, Ct))!.LeaseToken));
         }
-        catch (OperationCanceledException)
+        finally
         {
-            process.Kill(entireProcessTree: true);
-            throw;
+            foreach (var worker in workers)
+            {
+                worker.Dispose();
+            }
+        }
+    }
+
+    private async Task<string[]> RunWorkerAsync(Guid runId, Guid checkpointId)
+    {
+        using var worker = WorkerProcess.Start(_database.FilePath, runId.ToString(), checkpointId.ToString(),
+            Forks.ToString(System.Globalization.CultureInfo.InvariantCulture), Edits.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return await worker.FinishAsync();
+    }
+
+    /// <summary>One Checkpointing.Sqlite.Worker process with its output read as it comes; killed on dispose if still running.</summary>
+    private sealed class WorkerProcess : IDisposable
+    {
+        private readonly Process _process;
+        private readonly Task<string> _stderr;
+        private readonly List<string> _lines = [];
+
+        private WorkerProcess(Process process)
+        {
+            _process = process;
+            _stderr = process.StandardError.ReadToEndAsync(Ct);
         }
 
-        var output = await stdout;
-        Assert.True(process.ExitCode == 0, $"The worker exited with {process.ExitCode}: {await stderr}");
-        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        public static WorkerProcess Start(params string[] arguments)
+        {
+            var worker = Path.Combine(AppContext.BaseDirectory, "Checkpointing.Sqlite.Worker.dll");
+            Assert.True(File.Exists(worker), $"The worker program is missing at {worker}.");
+            var start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            start.ArgumentList.Add(worker);
+            foreach (var argument in arguments)
+            {
+                start.ArgumentList.Add(argument);
+            }
+
+            return new WorkerProcess(Process.Start(start) ?? throw new InvalidOperationException("The worker did not start."));
+        }
+
+        /// <summary>Reads output lines until <paramref name="expected"/> comes (within two minutes).</summary>
+        public async Task WaitForLineAsync(string expected)
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            timeout.CancelAfter(TimeSpan.FromMinutes(2));
+            while (await _process.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+            {
+                _lines.Add(line.Trim());
+                if (line.Trim() == expected)
+                {
+                    return;
+                }
+            }
+
+            Assert.Fail($"The worker ended (exit code {(_process.HasExited ? _process.ExitCode : -1)}) without printing '{expected}': {await _stderr}");
+        }
+
+        /// <summary>Waits (at most two minutes) for the process to exit with code 0 and returns every line it printed.</summary>
+        public async Task<string[]> FinishAsync()
+        {
+            var stdout = _process.StandardOutput.ReadToEndAsync(Ct);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            timeout.CancelAfter(TimeSpan.FromMinutes(2));
+            await _process.WaitForExitAsync(timeout.Token);
+            var rest = await stdout;
+            Assert.True(_process.ExitCode == 0, $"The worker exited with {_process.ExitCode}: {await _stderr}");
+            return [.. _lines, .. rest.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+        }
+
+        public void Dispose()
+        {
+            try
+            {
+                if (!_process.HasExited)
+                {
+                    _process.Kill(entireProcessTree: true);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+
+            _process.Dispose();
+        }
     }
 }

@@ -2,14 +2,24 @@
 // Opens the database as a second process would, then concurrently forks branch "main" <forks> times and edits the
 // checkpoint's spec/spec artifact <edits> times (retrying on version conflicts). Prints one line per created branch
 // ("branch main-7") and per edit ("edit 12"); exits 0 when every call succeeded.
+//
+// Usage: Checkpointing.Sqlite.Worker claim <database> <owner> <go-file>
+// Opens the database, prints "ready", waits until <go-file> exists (so that several processes start claiming at the
+// same moment), then claims runs with work one after another (ClaimNextRunAsync, a one-hour lease) until none is
+// left. Prints one line per claimed run ("claimed <runId> <token>"); exits 0.
 using System.Globalization;
 using System.Text.Json;
 using Checkpointing;
 using Checkpointing.Sqlite;
 
+if (args.Length == 4 && args[0] == "claim")
+{
+    return await ClaimAsync(args[1], args[2], args[3]);
+}
+
 if (args.Length != 5)
 {
-    Console.Error.WriteLine("usage: <database> <runId> <checkpointId> <forks> <edits>");
+    Console.Error.WriteLine("usage: <database> <runId> <checkpointId> <forks> <edits>  |  claim <database> <owner> <go-file>");
     return 2;
 }
 
@@ -61,3 +71,34 @@ foreach (var line in output)
 }
 
 return 0;
+
+static async Task<int> ClaimAsync(string database, string owner, string goFile)
+{
+    using var store = new SqliteCheckpointStore(new SqliteStoreOptions { DataSource = database });
+    await store.MigrateAsync();
+    Console.WriteLine("ready");
+    Console.Out.Flush();
+    while (!File.Exists(goFile))
+    {
+        await Task.Delay(10);
+    }
+
+    var claimed = new List<string>();
+    while (true)
+    {
+        var now = DateTimeOffset.UtcNow;
+        if (await store.ClaimNextRunAsync(owner, now, now.AddHours(1)) is not { } run)
+        {
+            break;
+        }
+
+        claimed.Add(string.Create(CultureInfo.InvariantCulture, $"claimed {run.Id} {run.LeaseToken}"));
+    }
+
+    foreach (var line in claimed)
+    {
+        Console.WriteLine(line);
+    }
+
+    return 0;
+}
