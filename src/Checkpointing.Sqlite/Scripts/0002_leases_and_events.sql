@@ -13,7 +13,7 @@ ALTER TABLE runs ADD COLUMN updated_ticks INTEGER NOT NULL DEFAULT 0;
 UPDATE runs SET updated_ticks = CAST(ROUND((julianday(updated_at) - 1721425.5) * 864000000000.0) AS INTEGER);
 
 -- The next-work claim: queued or running runs, least recently updated first, with the lease expiry at hand.
-CREATE INDEX ix_runs_work ON runs (updated_ticks, id, lease_expires_ticks) WHERE status IN ('Queued', 'Running');
+CREATE INDEX ix_runs_work ON runs (updated_ticks, id, lease_owner, lease_expires_ticks) WHERE status IN ('Queued', 'Running');
 
 ALTER TABLE continuations ADD COLUMN pins TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE continuations ADD COLUMN requested_by TEXT NULL;
