@@ -46,7 +46,7 @@ public sealed class CrossProcessTests : IDisposable
     public async Task Worker_processes_claiming_next_work_on_one_file_claim_every_run_exactly_once()
     {
         const int Processes = 4;
-        const int Runs = 40;
+        const int Runs = 60;
         using var store = _database.Open();
         using var input = JsonDocument.Parse("""{"v":0}""");
         var now = DateTimeOffset.UtcNow;
@@ -82,6 +82,7 @@ public sealed class CrossProcessTests : IDisposable
             Assert.Equal(Runs, claims.Count);
             Assert.Equal(queued.Order(), claims.Select(c => c.Run).Order());
             Assert.All(claims, c => Assert.Equal(1, c.Token));
+            Assert.True(claims.Select(c => c.Owner).Distinct().Count() > 1, "One process claimed every run: the claims did not race.");
             foreach (var claim in claims)
             {
                 var stored = (await store.GetRunAsync(claim.Run, Ct))!;

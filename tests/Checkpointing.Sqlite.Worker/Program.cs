@@ -5,8 +5,8 @@
 //
 // Usage: Checkpointing.Sqlite.Worker claim <database> <owner> <go-file>
 // Opens the database, prints "ready", waits until <go-file> exists (so that several processes start claiming at the
-// same moment), then claims runs with work one after another (ClaimNextRunAsync, a one-hour lease) until none is
-// left. Prints one line per claimed run ("claimed <runId> <token>"); exits 0.
+// same moment), then claims runs with work one after another (ClaimNextRunAsync, a one-hour lease, 5 ms apart) until
+// none is left. Prints one line per claimed run ("claimed <runId> <token>"); exits 0.
 using System.Globalization;
 using System.Text.Json;
 using Checkpointing;
@@ -93,6 +93,9 @@ static async Task<int> ClaimAsync(string database, string owner, string goFile)
         }
 
         claimed.Add(string.Create(CultureInfo.InvariantCulture, $"claimed {run.Id} {run.LeaseToken}"));
+
+        // A moment of "work" per run, so the processes' claims interleave instead of one draining the queue alone.
+        await Task.Delay(5);
     }
 
     foreach (var line in claimed)
