@@ -27,4 +27,10 @@ internal static partial class Log
 
     [LoggerMessage(2008, LogLevel.Warning, "PostgreSQL {Operation}: still failing with transient error {SqlState} after {Attempts} attempts, giving up")]
     public static partial void GaveUp(this ILogger logger, Exception exception, string operation, string sqlState, int attempts);
+
+    [LoggerMessage(2009, LogLevel.Debug, "PostgreSQL: listening for changes on channel {Channel}")]
+    public static partial void ListenerConnected(this ILogger logger, string channel);
+
+    [LoggerMessage(2010, LogLevel.Warning, "PostgreSQL: the connection listening on channel {Channel} failed; opening it again in {DelayMs} ms (waiters poll until then)")]
+    public static partial void ListenerFailed(this ILogger logger, Exception exception, string channel, int delayMs);
 }

@@ -5,7 +5,10 @@ namespace Checkpointing.Postgres;
 public sealed partial class PostgresCheckpointStore
 {
     private const string RunColumns =
-        "id, pipeline, owner_id, input, auto_continue, status, current_phase, current_branch, parent_checkpoint_id, error, cost, budget, created_at, updated_at";
+        "id, pipeline, owner_id, input, auto_continue, status, current_phase, current_branch, parent_checkpoint_id, error, cost, budget, created_at, updated_at, " +
+        "lease_owner, lease_expires_at, lease_token";
+
+    private const string ContinuationColumns = "checkpoint_id, fingerprint, branch, branch_created, created_at, pins, requested_by, description";
 
     private const string BranchColumns = "run_id, name, parent_branch, forked_from, created_at";
 
@@ -27,13 +30,16 @@ public sealed partial class PostgresCheckpointStore
             // A second run with the same id fails on the primary key (23505 runs_pkey), mapped to InvalidStateException.
             await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.runs ({RunColumns})
-                VALUES (@id, @pipeline, @owner, @input, @auto, @status, @phase, @branch, @parent, @error, @cost, @budget, @created, @updated);
+                VALUES (@id, @pipeline, @owner, @input, @auto, @status, @phase, @branch, @parent, @error, @cost, @budget, @created, @updated,
+                    @lease_owner, @lease_expires, @lease_token);
                 """,
                 ("id", run.Id), ("pipeline", run.Pipeline), ("owner", run.OwnerId), ("input", ToJsonb(run.Input)),
                 ("auto", run.AutoContinue), ("status", run.Status), ("phase", run.CurrentPhase), ("branch", run.CurrentBranch),
                 ("parent", run.ParentCheckpointId), ("error", run.Error), ("cost", run.Cost), ("budget", run.Budget),
-                ("created", run.CreatedAt), ("updated", run.UpdatedAt)).ConfigureAwait(false);
+                ("created", run.CreatedAt), ("updated", run.UpdatedAt), ("lease_owner", run.LeaseOwner), ("lease_expires", run.LeaseExpiresAt),
+                ("lease_token", run.LeaseToken)).ConfigureAwait(false);
             await InsertBranchAsync(db, new Branch(run.Id, BranchNames.Main, null, null, run.CreatedAt)).ConfigureAwait(false);
+            await NotifyIfClaimableAsync(db, run).ConfigureAwait(false);
             return true;
         }, cancellationToken);
     }
@@ -81,15 +87,32 @@ public sealed partial class PostgresCheckpointStore
         ArgumentNullException.ThrowIfNull(state);
         return InTransactionAsync("UpdateRunState", async db =>
         {
+            // RunLease.Apply in one statement. Unfenced (@token NULL): the change ends the lease (no owner; the expiry
+            // becomes the time of the change when there was an owner) and bumps the token, fencing out the holder.
+            // Fenced: applied only while the run's token is @token (the row is re-checked after any concurrent update),
+            // keeping the lease or, with @release, ending it at @at. The token never changes on a fenced change.
             var updated = await QueryAsync(db, MapRun, $"""
                 UPDATE {_s}.runs SET status = @status, current_phase = @phase, current_branch = @branch,
-                    parent_checkpoint_id = @parent, error = @error, updated_at = @at
-                WHERE id = @id
+                    parent_checkpoint_id = @parent, error = @error, updated_at = @at,
+                    lease_owner = CASE WHEN @token::bigint IS NULL OR @release THEN NULL ELSE lease_owner END,
+                    lease_expires_at = CASE
+                        WHEN @token::bigint IS NULL THEN CASE WHEN lease_owner IS NULL THEN lease_expires_at ELSE @at END
+                        WHEN @release THEN @at
+                        ELSE lease_expires_at END,
+                    lease_token = CASE WHEN @token::bigint IS NULL THEN lease_token + 1 ELSE lease_token END
+                WHERE id = @id AND (@token::bigint IS NULL OR lease_token = @token::bigint)
                 RETURNING {RunColumns};
                 """,
                 ("id", runId), ("status", state.Status), ("phase", state.Phase), ("branch", state.Branch),
-                ("parent", state.ParentCheckpointId), ("error", state.Error), ("at", at)).ConfigureAwait(false);
-            return updated.Count == 1 ? updated[0] : throw new RunNotFoundException(runId);
+                ("parent", state.ParentCheckpointId), ("error", state.Error), ("at", at), ("token", state.FencingToken),
+                ("release", state.ReleaseLease)).ConfigureAwait(false);
+            if (updated.Count == 0)
+            {
+                throw await FenceFailureAsync(db, runId, state.FencingToken).ConfigureAwait(false);
+            }
+
+            await NotifyIfClaimableAsync(db, updated[0]).ConfigureAwait(false);
+            return updated[0];
         }, cancellationToken);
     }
 
@@ -129,13 +152,22 @@ public sealed partial class PostgresCheckpointStore
         ExecuteAsync(db, $"INSERT INTO {_s}.branches ({BranchColumns}) VALUES (@run, @name, @parent, @forked, @at);",
             ("run", branch.RunId), ("name", branch.Name), ("parent", branch.ParentBranch), ("forked", branch.ForkedFrom), ("at", branch.CreatedAt));
 
-    /// <summary>Locks the run's row until the transaction ends; throws <see cref="RunNotFoundException"/> when there is none.</summary>
-    private async Task LockRunAsync(Db db, Guid runId)
+    /// <summary>
+    /// Locks the run's row until the transaction ends and checks a writer's fencing token against it: a claim (an
+    /// UPDATE of the row) waits for this transaction, so a fenced write either commits before the next claim or is refused.
+    /// </summary>
+    /// <param name="db">The call's transaction.</param>
+    /// <param name="runId">The run.</param>
+    /// <param name="fencingToken">The writer's token, or null for a write outside any lease.</param>
+    /// <returns>The run as locked.</returns>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    /// <exception cref="LeaseLostException">The token is not the run's.</exception>
+    private async Task<Run> LockRunAsync(Db db, Guid runId, long? fencingToken = null)
     {
-        if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.runs WHERE id = @id FOR UPDATE;", ("id", runId)).ConfigureAwait(false) is null)
-        {
-            throw new RunNotFoundException(runId);
-        }
+        var run = await QuerySingleAsync(db, MapRun, $"SELECT {RunColumns} FROM {_s}.runs WHERE id = @id FOR UPDATE;", ("id", runId)).ConfigureAwait(false)
+            ?? throw new RunNotFoundException(runId);
+        RunLease.CheckFence(run, fencingToken);
+        return run;
     }
 
     /// <inheritdoc />
@@ -144,7 +176,7 @@ public sealed partial class PostgresCheckpointStore
         ArgumentNullException.ThrowIfNull(checkpoint);
         return InTransactionAsync("CommitCheckpoint", async db =>
         {
-            await LockRunAsync(db, checkpoint.RunId).ConfigureAwait(false);
+            await LockRunAsync(db, checkpoint.RunId, checkpoint.FencingToken).ConfigureAwait(false);
             if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;",
                 ("run", checkpoint.RunId), ("name", checkpoint.Branch)).ConfigureAwait(false) is null)
             {
@@ -314,13 +346,12 @@ public sealed partial class PostgresCheckpointStore
             // Every continuation of the checkpoint waits for its row lock, so only the first records (and forks).
             var checkpoint = await FindCheckpointAsync(db, request.CheckpointId, forUpdate: true).ConfigureAwait(false)
                 ?? throw new CheckpointNotFoundException(request.CheckpointId);
-            var existing = await QuerySingleAsync(db, r => new Continuation(
-                    r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), r.GetFieldValue<DateTimeOffset>(4), Existing: true),
-                $"SELECT checkpoint_id, fingerprint, branch, branch_created, created_at FROM {_s}.continuations WHERE checkpoint_id = @id AND fingerprint = @fingerprint;",
+            var existing = await QuerySingleAsync(db, MapContinuation,
+                $"SELECT {ContinuationColumns} FROM {_s}.continuations WHERE checkpoint_id = @id AND fingerprint = @fingerprint;",
                 ("id", request.CheckpointId), ("fingerprint", request.Fingerprint)).ConfigureAwait(false);
             if (existing is not null)
             {
-                return existing;
+                return existing with { Existing = true };
             }
 
             if (checkpoint.Status == CheckpointStatus.Abandoned)
@@ -328,6 +359,8 @@ public sealed partial class PostgresCheckpointStore
                 throw new CheckpointAbandonedException(checkpoint.Id);
             }
 
+            // Lock order: checkpoint, then run. The fence is checked before anything is written.
+            var run = await LockRunAsync(db, checkpoint.RunId, request.FencingToken).ConfigureAwait(false);
             var branch = request.Fork
                 ? (await CreateBranchAsync(db, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).ConfigureAwait(false)).Name
                 : checkpoint.Branch;
@@ -337,34 +370,73 @@ public sealed partial class PostgresCheckpointStore
                     ("id", checkpoint.Id), ("status", CheckpointStatus.Approved), ("at", request.At)).ConfigureAwait(false);
             }
 
-            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false);
+            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false)
+            {
+                Pins = request.Pins.ToList(),
+                RequestedBy = request.RequestedBy,
+                Description = request.Description,
+            };
             await ExecuteAsync(db, $"""
-                INSERT INTO {_s}.continuations (checkpoint_id, fingerprint, branch, branch_created, created_at)
-                VALUES (@id, @fingerprint, @branch, @created, @at);
+                INSERT INTO {_s}.continuations ({ContinuationColumns})
+                VALUES (@id, @fingerprint, @branch, @created, @at, @pins, @by, @description);
                 """,
                 ("id", continuation.CheckpointId), ("fingerprint", continuation.Fingerprint), ("branch", continuation.Branch),
-                ("created", continuation.BranchCreated), ("at", continuation.CreatedAt)).ConfigureAwait(false);
+                ("created", continuation.BranchCreated), ("at", continuation.CreatedAt), ("pins", ToJsonb(continuation.Pins)),
+                ("by", continuation.RequestedBy), ("description", continuation.Description)).ConfigureAwait(false);
+
+            // As RunLease.Apply decides for a change under the run's current lease: a fenced continuation keeps the
+            // lease (or releases it when queued); an unfenced one leaves the lease as it is.
+            var state = new RunState(request.Queue ? RunStatus.Queued : RunStatus.Running, checkpoint.Phase + 1, branch, checkpoint.Id)
+            {
+                FencingToken = request.FencingToken ?? run.LeaseToken,
+                ReleaseLease = request.Queue && request.FencingToken is not null,
+            };
+            var changed = RunLease.Apply(run, state, request.At);
             await ExecuteAsync(db, $"""
                 UPDATE {_s}.runs SET status = @status, current_phase = @phase, current_branch = @branch,
-                    parent_checkpoint_id = @parent, error = NULL, updated_at = @at
+                    parent_checkpoint_id = @parent, error = @error, updated_at = @at,
+                    lease_owner = @lease_owner, lease_expires_at = @lease_expires, lease_token = @lease_token
                 WHERE id = @id;
                 """,
-                ("id", checkpoint.RunId), ("status", RunStatus.Running), ("phase", checkpoint.Phase + 1), ("branch", branch),
-                ("parent", checkpoint.Id), ("at", request.At)).ConfigureAwait(false);
+                ("id", changed.Id), ("status", changed.Status), ("phase", changed.CurrentPhase), ("branch", changed.CurrentBranch),
+                ("parent", changed.ParentCheckpointId), ("error", changed.Error), ("at", changed.UpdatedAt),
+                ("lease_owner", changed.LeaseOwner), ("lease_expires", changed.LeaseExpiresAt), ("lease_token", changed.LeaseToken)).ConfigureAwait(false);
+            await NotifyIfClaimableAsync(db, changed).ConfigureAwait(false);
             return continuation;
         }, cancellationToken);
     }
 
     /// <inheritdoc />
-    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, CancellationToken cancellationToken = default)
+    public Task SaveJobAsync(Guid runId, string executionKey, string slot, string externalJobId, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(slot);
         ArgumentNullException.ThrowIfNull(externalJobId);
-        return InTransactionAsync("SaveJob", db => ExecuteAsync(db, $"""
-            INSERT INTO {_s}.journal_jobs (run_id, execution_key, slot, external_job_id) VALUES (@run, @execution, @slot, @job)
-            ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
-            """, ("run", runId), ("execution", executionKey), ("slot", slot), ("job", externalJobId)), cancellationToken);
+        if (fencingToken is null)
+        {
+            return InTransactionAsync("SaveJob", db => ExecuteAsync(db, $"""
+                INSERT INTO {_s}.journal_jobs (run_id, execution_key, slot, external_job_id) VALUES (@run, @execution, @slot, @job)
+                ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
+                """, ("run", runId), ("execution", executionKey), ("slot", slot), ("job", externalJobId)), cancellationToken);
+        }
+
+        return InTransactionAsync("SaveJob", async db =>
+        {
+            // One statement: the row comes from the run only while its token is the writer's, under a FOR SHARE lock
+            // (re-checked against a concurrent claim that committed meanwhile). A claim waits for this transaction, and
+            // concurrent job saves of one executor do not wait for each other.
+            var written = await ExecuteAsync(db, $"""
+                INSERT INTO {_s}.journal_jobs (run_id, execution_key, slot, external_job_id)
+                SELECT id, @execution, @slot, @job FROM {_s}.runs WHERE id = @run AND lease_token = @token FOR SHARE
+                ON CONFLICT (run_id, execution_key, slot) DO UPDATE SET external_job_id = excluded.external_job_id;
+                """, ("run", runId), ("execution", executionKey), ("slot", slot), ("job", externalJobId), ("token", fencingToken)).ConfigureAwait(false);
+            if (written == 0)
+            {
+                throw await FenceFailureAsync(db, runId, fencingToken).ConfigureAwait(false);
+            }
+
+            return true;
+        }, cancellationToken);
     }
 
     /// <inheritdoc />
@@ -374,13 +446,13 @@ public sealed partial class PostgresCheckpointStore
             ("run", runId), ("execution", executionKey), ("slot", slot)).ConfigureAwait(false), cancellationToken);
 
     /// <inheritdoc />
-    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, CancellationToken cancellationToken = default)
+    public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(unit);
         return InTransactionAsync("SaveUnit", async db =>
         {
-            await LockRunAsync(db, runId).ConfigureAwait(false);
+            await LockRunAsync(db, runId, fencingToken).ConfigureAwait(false);
             var previousCost = (decimal?)await ScalarAsync(db,
                 $"SELECT cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND unit_index = @unit;",
                 ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex)).ConfigureAwait(false) ?? 0m;
@@ -485,7 +557,20 @@ public sealed partial class PostgresCheckpointStore
     private static Run MapRun(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), r.GetString(2), Element(r.GetString(3)), r.GetBoolean(4), Enum.Parse<RunStatus>(r.GetString(5)),
         Nullable<int>(r, 6), NullableString(r, 7), Nullable<Guid>(r, 8), NullableString(r, 9), r.GetDecimal(10), Nullable<decimal>(r, 11),
-        Time(r, 12), Time(r, 13));
+        Time(r, 12), Time(r, 13))
+    {
+        LeaseOwner = NullableString(r, 14),
+        LeaseExpiresAt = Nullable<DateTimeOffset>(r, 15),
+        LeaseToken = r.GetInt64(16),
+    };
+
+    private static Continuation MapContinuation(NpgsqlDataReader r) => new(
+        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), Time(r, 4), Existing: false)
+    {
+        Pins = FromJson<List<ArtifactPin>>(r.GetString(5)),
+        RequestedBy = NullableString(r, 6),
+        Description = NullableString(r, 7),
+    };
 
     private static Branch MapBranch(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), NullableString(r, 2), Nullable<Guid>(r, 3), Time(r, 4));

@@ -17,6 +17,12 @@ namespace Checkpointing.Postgres;
 /// A call that fails with a serialization failure or a deadlock is run again from the start.
 /// </summary>
 /// <remarks>
+/// Runs are owned through leases (<see cref="TryClaimRunAsync"/>, <see cref="ClaimNextRunAsync"/>): claims are conditional
+/// updates, the next-work claim takes the oldest claimable run <c>FOR UPDATE SKIP LOCKED</c>, and every fenced write checks
+/// the run's token in its own transaction. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
+/// waiting workers and event readers in other processes (<see cref="WaitForChangeAsync"/>).
+/// </remarks>
+/// <remarks>
 /// The tables live in their own schema (<see cref="PostgresStoreOptions.SchemaName"/>), created or upgraded on first use
 /// by numbered migrations recorded in a <c>schema_version</c> table (see <see cref="PostgresStoreOptions.ApplyMigrations"/>).
 /// The store disposes the data source only when it built it from a connection string.
@@ -73,6 +79,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         _dataSource = dataSource;
         _ownsDataSource = ownsDataSource;
         SchemaName = options.SchemaName;
+        NotificationChannel = ChannelFor(options.SchemaName);
         _s = PostgresMigrator.Quote(options.SchemaName);
         _applyMigrations = options.ApplyMigrations;
         _time = timeProvider ?? TimeProvider.System;
@@ -140,6 +147,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         }
 
         _disposed = true;
+        await DisposeListenerAsync().ConfigureAwait(false);
         if (_ownsDataSource)
         {
             await _dataSource.DisposeAsync().ConfigureAwait(false);
@@ -157,6 +165,7 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         }
 
         _disposed = true;
+        DisposeListener();
         if (_ownsDataSource)
         {
             _dataSource.Dispose();

@@ -35,7 +35,7 @@ public sealed class SchemaFixture : IAsyncLifetime
     {
         await using var command = First.CreateCommand(
             $"TRUNCATE \"{Schema}\".runs, \"{Schema}\".branches, \"{Schema}\".checkpoints, \"{Schema}\".artifacts, \"{Schema}\".artifact_versions, " +
-            $"\"{Schema}\".continuations, \"{Schema}\".journal_jobs, \"{Schema}\".journal_units RESTART IDENTITY CASCADE;");
+            $"\"{Schema}\".continuations, \"{Schema}\".journal_jobs, \"{Schema}\".journal_units, \"{Schema}\".events RESTART IDENTITY CASCADE;");
         await command.ExecuteNonQueryAsync();
     }
 
