@@ -102,10 +102,12 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     /// Waits for a prediction (created by this or an earlier process) to reach <c>succeeded</c>, <c>failed</c>,
     /// <c>canceled</c> or <c>aborted</c>, polling with backoff (a verified webhook passed to
     /// <see cref="HandleWebhookAsync"/> wakes it at once). Unknown statuses count as running, up to
-    /// <see cref="ReplicateOptions.WaitTimeout"/>. Cancelling the token cancels the prediction (best effort).
+    /// <see cref="ReplicateOptions.WaitTimeout"/>. Cancelling the token stops the wait only: the prediction keeps running
+    /// (a cancelled running prediction is billed anyway), so that a resumed phase re-attaches to it; cancel it with
+    /// <see cref="CancelAsync"/>.
     /// </summary>
     /// <param name="jobId">The prediction id.</param>
-    /// <param name="cancellationToken">Cancels the wait and the prediction.</param>
+    /// <param name="cancellationToken">Stops waiting; the prediction keeps running.</param>
     /// <returns>The terminal result; read file outputs promptly, Replicate removes them after about an hour.</returns>
     /// <exception cref="ReplicateWaitTimeoutException">The prediction did not finish in time; it keeps running.</exception>
     /// <exception cref="ReplicateException">Replicate refused a request.</exception>
@@ -124,12 +126,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
             activity?.SetTag(Telemetry.Tags.Status, prediction.Status);
             return ToResult(prediction);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            await CancelOnCallerRequestAsync(jobId).ConfigureAwait(false);
-            throw;
-        }
-        catch (OperationCanceledException e) when (_disposed.IsCancellationRequested)
+        catch (OperationCanceledException e) when (_disposed.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             _logger.WaitAbandonedOnDispose(jobId);
             throw new ObjectDisposedException($"The Replicate backend was disposed while waiting on prediction '{jobId}'; the prediction keeps running. Wait on it again with a new backend.", e);
@@ -444,20 +441,6 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         }
 
         return new GenerationResult(id, status, outputs, cost, error);
-    }
-
-    private async Task CancelOnCallerRequestAsync(string id)
-    {
-        _logger.CancellingOnCallerRequest(id);
-        try
-        {
-            using var timeout = new CancellationTokenSource(_options.CancelTimeout, _time);
-            await _api.CancelAsync(id, timeout.Token).ConfigureAwait(false);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            _logger.CancelFailed(e, id);
-        }
     }
 
     private async IAsyncEnumerable<string> StreamCoreAsync(string id, [EnumeratorCancellation] CancellationToken cancellationToken)

@@ -108,13 +108,18 @@ public class CrossProcessContinueTests
 
         var running = first.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        var meanwhile = await second.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+
+        // The second caller waits for the phase the first one started, and then gets the same checkpoint.
+        var meanwhileTask = second.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        await Task.Delay(300, Ct);
+        Assert.False(meanwhileTask.IsCompleted);
         release.SetResult();
         var result = await running;
+        var meanwhile = await meanwhileTask;
 
         Assert.True(meanwhile.AlreadyContinued);
-        Assert.Null(meanwhile.Checkpoint);
-        Assert.Equal((RunStatus.Running, 2, BranchNames.Main), (meanwhile.Run.Status, meanwhile.Run.CurrentPhase, meanwhile.Run.CurrentBranch));
+        Assert.Equal(result.Checkpoint!.Id, meanwhile.Checkpoint?.Id);
+        Assert.Equal((RunStatus.Paused, 2, BranchNames.Main), (meanwhile.Run.Status, meanwhile.Run.CurrentPhase, meanwhile.Run.CurrentBranch));
         Assert.Equal(0, second.Backend.SubmitCount());
         Assert.Equal(RunStatus.Paused, result.Run.Status);
         Assert.Single(await store.ListCheckpointsAsync(plan.RunId, BranchNames.Main, Ct), c => c.Phase == 2);
@@ -167,7 +172,8 @@ public class BusyRunTests
         await host.Editor.PatchJsonAsync(plan.Id, "spec", "spec", """{"template":"v3"}""", cancellationToken: Ct);
         var branches = (await host.Store.ListBranchesAsync(plan.RunId, Ct)).Count;
 
-        await Assert.ThrowsAsync<InvalidStateException>(() => host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct));
+        var busy = await Assert.ThrowsAsync<RunBusyException>(() => host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct));
+        Assert.Equal(plan.RunId, busy.RunId);
 
         Assert.Equal(branches, (await host.Store.ListBranchesAsync(plan.RunId, Ct)).Count);
         release.SetResult();

@@ -81,7 +81,10 @@ public class CrashSafetyTests
                 }
             };
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => first.Runner.ContinueAsync(plan.Id, cancellationToken: dying.Token));
-            Assert.Equal(RunStatus.Failed, (await store.GetRunAsync(runId, Ct))!.Status);
+            // Interrupted, not failed: still Running, with no executor holding it.
+            var interrupted = (await store.GetRunAsync(runId, Ct))!;
+            Assert.Equal(RunStatus.Running, interrupted.Status);
+            Assert.NotNull(interrupted.GetInterruptedSince(DateTimeOffset.UtcNow));
             providerJobs = first.Backend.Jobs.ToList();
         }
 

@@ -101,14 +101,17 @@ public sealed partial class StudioBackend : IGenerationBackend
             return new GenerationResult(jobId, GenerationStatus.Canceled, [], 0m, "The job was cancelled.");
         }
 
-        try
+        // The job "runs" from its submission: a waiter that re-attaches later waits only for what is left. Stopping the
+        // wait leaves the job running; only CancelAsync cancels it.
+        var remaining = job.SubmittedAt + TimeSpan.FromMilliseconds(_options.LatencyMilliseconds) - _time.GetUtcNow();
+        if (remaining > TimeSpan.Zero)
         {
-            await Task.Delay(TimeSpan.FromMilliseconds(_options.LatencyMilliseconds), _time, cancellationToken);
+            await Task.Delay(remaining, _time, cancellationToken);
         }
-        catch (OperationCanceledException)
+
+        if (File.Exists(CancelledPath(jobId)))
         {
-            await CancelAsync(jobId, CancellationToken.None);
-            throw;
+            return new GenerationResult(jobId, GenerationStatus.Canceled, [], 0m, "The job was cancelled.");
         }
 
         StudioResult result;

@@ -31,6 +31,21 @@ public sealed class CheckpointingOptions
     /// <summary>The longest identity accepted, in characters: owner ids, who continues or edits (requester, editor).</summary>
     /// <value>Default: 256. Must be between 1 and 512 (stores index owner ids).</value>
     public int MaxIdentityLength { get; set; } = 256;
+
+    /// <summary>
+    /// How long an executor's lease on a run lasts without renewal. The executor renews it every third of this while a
+    /// phase runs; when its process dies, the run reads as interrupted once this has passed, and another executor (a
+    /// retry, a continue, a worker) may take it over.
+    /// </summary>
+    /// <value>Default: 30 seconds. Must be between 1 second and 1 hour.</value>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The name this process's executor claims runs under, shown as <see cref="Run.LeaseOwner"/>. Default:
+    /// <c>{machine}/{process id}/{random}</c>, unique per process start.
+    /// </summary>
+    /// <value>Default: null (generated). At most 200 characters.</value>
+    public string? ExecutorName { get; set; }
 }
 
 internal sealed class CheckpointingOptionsValidator : IValidateOptions<CheckpointingOptions>
@@ -66,6 +81,16 @@ internal sealed class CheckpointingOptionsValidator : IValidateOptions<Checkpoin
         if (options.MaxIdentityLength is < 1 or > 512)
         {
             errors.Add($"CheckpointingOptions.MaxIdentityLength is {options.MaxIdentityLength}; set it between 1 and 512.");
+        }
+
+        if (options.LeaseDuration < TimeSpan.FromSeconds(1) || options.LeaseDuration > TimeSpan.FromHours(1))
+        {
+            errors.Add($"CheckpointingOptions.LeaseDuration is {options.LeaseDuration}; set it between 00:00:01 and 01:00:00.");
+        }
+
+        if (options.ExecutorName is { } executor && (string.IsNullOrWhiteSpace(executor) || executor.Length > Storage.RunLease.MaxOwnerLength))
+        {
+            errors.Add($"CheckpointingOptions.ExecutorName must be 1 to {Storage.RunLease.MaxOwnerLength} characters, not blank; leave it null for a generated name.");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);

@@ -69,5 +69,31 @@ public static class CheckpointingServiceCollectionExtensions
         return builder;
     }
 
+    /// <summary>
+    /// Adds a <see cref="CheckpointWorker"/> hosted service that executes queued and interrupted runs of the pipelines
+    /// registered with <see cref="AddCheckpointing"/> (call that too). Several hosts may each run a worker on one store.
+    /// </summary>
+    /// <param name="services">The services.</param>
+    /// <param name="configure">Sets the worker's options.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddCheckpointingWorker(this IServiceCollection services, Action<CheckpointWorkerOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<CheckpointWorkerOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<CheckpointWorkerOptions>, CheckpointWorkerOptionsValidator>());
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        if (!services.Any(d => d.ServiceType == typeof(CheckpointWorker)))
+        {
+            services.AddSingleton(sp => new CheckpointWorker(sp.GetRequiredService<RunExecutor>(), sp.GetRequiredService<IOptions<CheckpointWorkerOptions>>()));
+            services.AddSingleton<Microsoft.Extensions.Hosting.IHostedService>(sp => sp.GetRequiredService<CheckpointWorker>());
+        }
+
+        return services;
+    }
+
     private sealed class CheckpointingMarker;
 }

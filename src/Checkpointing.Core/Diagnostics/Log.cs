@@ -48,4 +48,37 @@ internal static partial class Log
 
     [LoggerMessage(30, LogLevel.Information, "Run {RunId}: budget set to {Budget}")]
     public static partial void BudgetSet(this ILogger logger, Guid runId, decimal? budget);
+
+    [LoggerMessage(40, LogLevel.Warning, "Run {RunId}: lease under fencing token {Token} lost (now {CurrentToken}, run {Status}); this executor stops and leaves the run to its new owner")]
+    public static partial void LeaseLost(this ILogger logger, Guid runId, long token, long currentToken, string status);
+
+    [LoggerMessage(41, LogLevel.Warning, "Run {RunId}: renewing the lease failed; trying again at the next heartbeat")]
+    public static partial void LeaseRenewFailed(this ILogger logger, Exception exception, Guid runId);
+
+    [LoggerMessage(42, LogLevel.Warning, "Run {RunId}: releasing the lease failed; it will expire instead")]
+    public static partial void LeaseReleaseFailed(this ILogger logger, Exception exception, Guid runId);
+
+    [LoggerMessage(43, LogLevel.Warning, "Run {RunId}: reading the run after a lost lease failed")]
+    public static partial void LeaseCheckFailed(this ILogger logger, Exception exception, Guid runId);
+
+    [LoggerMessage(44, LogLevel.Information, "Run {RunId}: interrupted at phase {Phase} (the caller or host stopped); jobs in flight keep running and are re-attached when the run resumes")]
+    public static partial void RunInterrupted(this ILogger logger, Guid runId, int phase);
+
+    [LoggerMessage(45, LogLevel.Information, "{Backend}: cancelling job {JobId} of cancelled run {RunId}")]
+    public static partial void CancellingJob(this ILogger logger, string backend, string jobId, Guid runId);
+
+    [LoggerMessage(46, LogLevel.Warning, "{Backend}: cancelling job {JobId} failed")]
+    public static partial void CancelJobFailed(this ILogger logger, Exception exception, string backend, string jobId);
+
+    [LoggerMessage(47, LogLevel.Information, "Worker {Owner} claimed run {RunId} (phase {Phase}, {Status})")]
+    public static partial void RunClaimed(this ILogger logger, string owner, Guid runId, int phase, RunStatus status);
+
+    [LoggerMessage(48, LogLevel.Error, "Worker {Owner}: executing run {RunId} failed")]
+    public static partial void WorkerExecutionFailed(this ILogger logger, Exception exception, string owner, Guid runId);
+
+    [LoggerMessage(49, LogLevel.Warning, "Worker {Owner}: claiming work failed; trying again")]
+    public static partial void WorkerClaimFailed(this ILogger logger, Exception exception, string owner);
+
+    [LoggerMessage(50, LogLevel.Information, "Run {RunId} queued at phase {Phase} for a worker")]
+    public static partial void RunQueued(this ILogger logger, Guid runId, int phase);
 }

@@ -2,7 +2,7 @@ using System.Text.Json.Serialization;
 
 namespace Checkpointing;
 
-/// <summary>Something that happened to a run. Subscribe with <see cref="CheckpointQueries.WatchAsync"/>.</summary>
+/// <summary>Something that happened to a run. Subscribe with <see cref="CheckpointQueries.WatchAsync(Guid?, CancellationToken)"/>.</summary>
 /// <param name="RunId">The run.</param>
 /// <param name="At">When it happened.</param>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "kind")]
@@ -15,7 +15,14 @@ namespace Checkpointing;
 [JsonDerivedType(typeof(RunCompleted), "run_completed")]
 [JsonDerivedType(typeof(RunFailed), "run_failed")]
 [JsonDerivedType(typeof(RunCancelled), "run_cancelled")]
-public abstract record CheckpointEvent(Guid RunId, DateTimeOffset At);
+public abstract record CheckpointEvent(Guid RunId, DateTimeOffset At)
+{
+    /// <summary>
+    /// The event's position in the store's event log (it grows with every event); resume a stream after it with
+    /// <see cref="CheckpointQueries.WatchAsync(Guid, long, CancellationToken)"/>. 0 when the event was not logged.
+    /// </summary>
+    public long Sequence { get; init; }
+}
 
 /// <summary>A phase started on a branch.</summary>
 /// <param name="RunId">The run.</param>

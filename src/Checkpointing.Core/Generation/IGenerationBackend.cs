@@ -24,11 +24,13 @@ public interface IGenerationBackend
     Task<string> SubmitAsync(GenerationRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Waits for a job (submitted by this or an earlier process) to reach a terminal state. Cancelling the token
-    /// cancels the job on the backend (best effort) before the method throws <see cref="OperationCanceledException"/>.
+    /// Waits for a job (submitted by this or an earlier process) to reach a terminal state. Cancelling the token stops
+    /// the wait only: the job keeps running, so that a resumed phase re-attaches to it instead of paying for it again
+    /// (a host stopping or a caller giving up interrupts a run, it does not cancel it). The SDK calls
+    /// <see cref="CancelAsync"/> when the run itself is cancelled.
     /// </summary>
     /// <param name="jobId">The job id returned by <see cref="SubmitAsync"/>.</param>
-    /// <param name="cancellationToken">Cancels the wait and the job.</param>
+    /// <param name="cancellationToken">Stops waiting; the job is left running.</param>
     /// <returns>The terminal result; file outputs must be read promptly as backends may expire them.</returns>
     Task<GenerationResult> WaitAsync(string jobId, CancellationToken cancellationToken = default);
 

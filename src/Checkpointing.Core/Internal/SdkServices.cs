@@ -26,8 +26,25 @@ internal sealed class SdkServices(
 
     public DateTimeOffset Now => Time.GetUtcNow();
 
+    /// <summary>Completed (and replaced) whenever this process logs an event, to wake local watchers at once.</summary>
+    private TaskCompletionSource _logged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task NextLocalEvent => Volatile.Read(ref _logged).Task;
+
+    /// <summary>Logs the event in the store (so that other processes see it, numbered) and publishes it in process.</summary>
     public async Task PublishAsync(CheckpointEvent e)
     {
+        try
+        {
+            var sequence = await Store.AppendEventAsync(e.RunId, EventLog.KindOf(e), EventLog.Serialize(e), e.At, CancellationToken.None).ConfigureAwait(false);
+            e = e with { Sequence = sequence };
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            Log.EventPublishFailed(ex, e.GetType().Name, e.RunId);
+        }
+
+        Interlocked.Exchange(ref _logged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
         try
         {
             await Events.PublishAsync(e, CancellationToken.None).ConfigureAwait(false);

@@ -47,8 +47,8 @@ public class PhaseContext
 
     internal string SlotPrefix { get; }
 
-    /// <summary>The fencing token of the executor running the phase, carried by every journal write; null for edits.</summary>
-    internal long? FencingToken { get; init; }
+    /// <summary>The lease of the executor running the phase, whose token every journal write carries; null for edits.</summary>
+    internal ExecutionLease? Lease { get; init; }
 
     /// <summary>The run.</summary>
     public Run Run { get; }
@@ -193,7 +193,10 @@ public class PhaseContext
     /// </summary>
     /// <param name="backend">The backend.</param>
     /// <param name="request">The model and input.</param>
-    /// <param name="cancellationToken">Cancels the wait and the job.</param>
+    /// <param name="cancellationToken">
+    /// Stops waiting. The job keeps running on the backend and a resumed phase re-attaches to it; only cancelling the run
+    /// (<see cref="CheckpointRunner.CancelAsync"/>) cancels its jobs.
+    /// </param>
     /// <returns>The stored outputs.</returns>
     /// <exception cref="GenerationException">The job failed, was cancelled or aborted.</exception>
     public async Task<GenerationOutcome> GenerateAsync(IGenerationBackend backend, GenerationRequest request, CancellationToken cancellationToken = default)
@@ -208,7 +211,7 @@ public class PhaseContext
         if (jobId is not null)
         {
             Sdk.Log.ReattachingJob(backend.Name, jobId, Run.Id, slot);
-            result = await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
+            result = await WaitAsync(backend, jobId, cancellationToken).ConfigureAwait(false);
         }
         else
         {
@@ -247,9 +250,51 @@ public class PhaseContext
     private async Task<GenerationResult> SubmitAndWaitAsync(IGenerationBackend backend, GenerationRequest request, string slot, CancellationToken cancellationToken)
     {
         var jobId = await backend.SubmitAsync(request, cancellationToken).ConfigureAwait(false);
-        await Sdk.Store.SaveJobAsync(Run.Id, ExecutionKey, slot, jobId, FencingToken, CancellationToken.None).ConfigureAwait(false);
+        try
+        {
+            await Sdk.Store.SaveJobAsync(Run.Id, ExecutionKey, slot, jobId, Lease?.Token, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (LeaseLostException)
+        {
+            // Another executor owns the run now and cannot know this job: stop paying for it.
+            await Lease!.MarkLostAsync().ConfigureAwait(false);
+            await CancelJobAsync(backend, jobId).ConfigureAwait(false);
+            throw;
+        }
+
         Sdk.Log.JobSubmitted(backend.Name, jobId, request.Model, Run.Id, slot);
-        return await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
+        return await WaitAsync(backend, jobId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Waits for a job. Stopping the wait leaves the job running (a later attempt re-attaches to it by its recorded id),
+    /// unless the run was cancelled: then the job is cancelled on the backend.
+    /// </summary>
+    private async Task<GenerationResult> WaitAsync(IGenerationBackend backend, string jobId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && Lease is { CancelJobs: true })
+        {
+            await CancelJobAsync(backend, jobId).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async Task CancelJobAsync(IGenerationBackend backend, string jobId)
+    {
+        try
+        {
+            Sdk.Log.CancellingJob(backend.Name, jobId, Run.Id);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await backend.CancelAsync(jobId, timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            Sdk.Log.CancelJobFailed(e, backend.Name, jobId);
+        }
     }
 
     private void AddCost(decimal cost) => Interlocked.Add(ref _generationCostTicks, (long)(cost * 1_000_000m));

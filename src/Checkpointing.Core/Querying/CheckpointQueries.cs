@@ -232,11 +232,39 @@ public sealed class CheckpointQueries
             run.Cost);
     }
 
-    /// <summary>Streams a run's events from now until the token is cancelled.</summary>
-    /// <param name="runId">The run, or null for every run.</param>
+    /// <summary>
+    /// Streams events from now until the token is cancelled. For one run, the stream follows the store's event log, so it
+    /// carries the events of phases executing in any process (in order, each with its
+    /// <see cref="CheckpointEvent.Sequence"/>); for every run (<paramref name="runId"/> null) it carries the events of
+    /// this process only.
+    /// </summary>
+    /// <param name="runId">The run, or null for every run of this process.</param>
     /// <param name="cancellationToken">Ends the stream.</param>
-    public IAsyncEnumerable<CheckpointEvent> WatchAsync(Guid? runId, CancellationToken cancellationToken = default) =>
-        _sdk.Events.SubscribeAsync(runId, cancellationToken);
+    public IAsyncEnumerable<CheckpointEvent> WatchAsync(Guid? runId, CancellationToken cancellationToken = default)
+    {
+        if (runId is not { } id)
+        {
+            return _sdk.Events.SubscribeAsync(null, cancellationToken);
+        }
+
+        // Where "now" is in the log is read at once, not at the first MoveNext, so events logged right after this call are kept.
+        return EventLog.FollowAsync(_sdk, id, EventLog.LastSequenceAsync(_sdk, id, cancellationToken), cancellationToken);
+    }
+
+    /// <summary>
+    /// Streams a run's events logged after <paramref name="afterSequence"/> (0 for all of them), in order, then new ones as
+    /// they happen in any process, until the token is cancelled. Resuming with the last <see cref="CheckpointEvent.Sequence"/>
+    /// seen loses nothing and repeats nothing.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="afterSequence">The sequence of the last event already seen, or 0.</param>
+    /// <param name="cancellationToken">Ends the stream.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="afterSequence"/> is negative.</exception>
+    public IAsyncEnumerable<CheckpointEvent> WatchAsync(Guid runId, long afterSequence, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(afterSequence);
+        return EventLog.FollowAsync(_sdk, runId, Task.FromResult(afterSequence), cancellationToken);
+    }
 
     private List<ActiveBranch> ActiveBranches(Run run, IReadOnlyList<Checkpoint> checkpoints)
     {

@@ -3,8 +3,11 @@ using Checkpointing.Internal;
 namespace Checkpointing;
 
 /// <summary>
-/// Starts runs, continues checkpoints, retries failed phases and cancels runs. Phases execute inside the call: each
-/// method returns when the run pauses for review, completes, fails or is cancelled.
+/// Starts runs, continues checkpoints, retries failed or interrupted phases and cancels runs. One executor at a time
+/// executes a run, in any process: each call claims the run's lease first. Inline (the default), phases execute inside
+/// the call, which returns when the run pauses for review, completes, fails or is cancelled. Queued
+/// (<see cref="StartRunRequest.Queue"/>, <see cref="ContinueOptions.Queue"/>), the call records the intent and returns
+/// at once, and a <c>CheckpointWorker</c> executes the phases.
 /// </summary>
 public sealed class CheckpointRunner
 {
@@ -19,8 +22,14 @@ public sealed class CheckpointRunner
 
     /// <summary>Creates a run and executes phase 1 (and, with auto-continue, every later phase).</summary>
     /// <param name="request">The pipeline, owner, input and options.</param>
-    /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
-    /// <returns>The run after it paused, completed or failed. A phase failure is recorded on the run, not thrown.</returns>
+    /// <param name="cancellationToken">
+    /// Stops waiting: the run is interrupted, not cancelled. Its jobs in flight keep running and are re-attached when the
+    /// run is retried (or picked up by a worker).
+    /// </param>
+    /// <returns>
+    /// The run after it paused, completed or failed (or, queued, the run as created). A phase failure is recorded on the
+    /// run, not thrown.
+    /// </returns>
     /// <exception cref="PipelineNotFoundException">No pipeline has that name.</exception>
     /// <exception cref="InvalidInputException">
     /// A field of the request is missing or malformed; <see cref="InputTooLargeException"/> and
@@ -35,24 +44,37 @@ public sealed class CheckpointRunner
         var now = _sdk.Now;
         var run = new Run(
             request.RunId ?? Guid.NewGuid(), pipeline.Name, request.OwnerId, request.Input.Clone(), request.AutoContinue,
-            RunStatus.Queued, null, null, null, null, 0m, request.Budget, now, now);
+            RunStatus.Queued, 1, BranchNames.Main, null, null, 0m, request.Budget, now, now);
+        if (request.Queue)
+        {
+            await _sdk.Store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
+            _sdk.Log.RunStarted(run.Id, pipeline.Name, run.AutoContinue);
+            _sdk.Log.RunQueued(run.Id, 1);
+            return new RunResult(run, null);
+        }
+
+        // Created with its lease held, so no worker or other process starts it meanwhile.
+        run = _executor.WithNewLease(run);
         await _sdk.Store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
         _sdk.Log.RunStarted(run.Id, pipeline.Name, run.AutoContinue);
-        return await _executor.ExecuteAsync(run.Id, 1, BranchNames.Main, null, request.OwnerId, null, cancellationToken).ConfigureAwait(false);
+        return await _executor.ExecuteAsync(_executor.LeaseOf(run), 1, BranchNames.Main, null, [], request.OwnerId, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Approves <paramref name="checkpointId"/> and runs the next phase from it: on the same branch when none of its
-    /// artifacts was edited, else on a new child branch. Continuing again with nothing changed since returns the same
-    /// result without running the phase again.
+    /// artifacts was edited, else on a new child branch. The phase consumes exactly the artifact versions the checkpoint
+    /// held when the continuation was recorded. Continuing again with nothing changed since returns the same result
+    /// without running the phase again: a caller that continues while the phase is still running (in this or another
+    /// process) waits for it and gets the same checkpoint; a continuation whose phase was interrupted is resumed.
     /// </summary>
     /// <param name="checkpointId">The checkpoint to continue.</param>
-    /// <param name="options">Who continues it and why.</param>
-    /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
+    /// <param name="options">Who continues it and why, and whether to queue the phase for a worker.</param>
+    /// <param name="cancellationToken">Stops waiting: the run is interrupted, not cancelled (see <see cref="StartAsync"/>).</param>
     /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
     /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
     /// <exception cref="TerminalPhaseException">The checkpoint is at the terminal phase.</exception>
     /// <exception cref="RunStateException">The run was cancelled.</exception>
+    /// <exception cref="RunBusyException">Another executor is running a different phase of the run.</exception>
     /// <exception cref="InvalidInputException">A field of <paramref name="options"/> is too long or holds a character that cannot be stored.</exception>
     public async Task<ContinueResult> ContinueAsync(Guid checkpointId, ContinueOptions? options = null, CancellationToken cancellationToken = default)
     {
@@ -71,64 +93,125 @@ public sealed class CheckpointRunner
             throw new TerminalPhaseException(checkpoint.Id, checkpoint.Phase);
         }
 
-        if (run.Status == RunStatus.Cancelled)
-        {
-            throw new RunStateException(run.Id, run.Status, "continuing a checkpoint");
-        }
-
         var nextPhase = checkpoint.Phase + 1;
-        if (_executor.IsActive(run.Id) && !(run.CurrentPhase == nextPhase && run.ParentCheckpointId == checkpoint.Id))
+        while (true)
         {
-            // Another phase of this run is executing here; refuse before anything is recorded.
-            throw new InvalidStateException($"A phase of run '{run.Id}' is already running in this process; wait for it to pause or finish, then continue checkpoint '{checkpoint.Id}'.");
-        }
-
-        var continuation = await _executor.RecordContinuationAsync(checkpoint, cancellationToken).ConfigureAwait(false);
-        if (continuation.Existing)
-        {
-            var child = await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
-            var current = await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false);
-            var underWay = current.Status == RunStatus.Running && current.CurrentPhase == nextPhase
-                && current.CurrentBranch == continuation.Branch && current.ParentCheckpointId == checkpoint.Id;
-            if (child is not null || underWay)
+            if (run.Status == RunStatus.Cancelled)
             {
-                // Done, or running here or in another process (a crashed process leaves it Running: RetryAsync resumes it).
+                throw new RunStateException(run.Id, run.Status, "continuing a checkpoint");
+            }
+
+            var lease = await _executor.TryClaimAsync(run.Id, cancellationToken).ConfigureAwait(false);
+            if (lease is null)
+            {
+                // Someone executes the run. When it is this very continuation, wait for its phase; else the run is busy.
+                var artifacts = await _sdk.Store.GetArtifactsAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false);
+                var fingerprint = RunExecutor.Fingerprint(artifacts);
+                var recorded = (await _sdk.Store.ListContinuationsAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false))
+                    .FirstOrDefault(c => c.Fingerprint == fingerprint);
+                run = await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false);
+                if (recorded is null || !IsAt(run, nextPhase, recorded.Branch, checkpoint.Id))
+                {
+                    if (run.IsLeaseHeld(_sdk.Now))
+                    {
+                        throw new RunBusyException(run.Id, run.LeaseOwner!, run.LeaseExpiresAt!.Value, run.CurrentPhase);
+                    }
+
+                    continue; // the lease just ended: claim again
+                }
+
+                var settled = await WaitWhileExecutingAsync(run.Id, nextPhase, recorded.Branch, checkpoint.Id, options?.Queue == true, cancellationToken).ConfigureAwait(false);
+                var done = await FindChildAsync(checkpoint, recorded.Branch, cancellationToken).ConfigureAwait(false);
+                if (done is not null || settled.Status != RunStatus.Running || options?.Queue == true)
+                {
+                    return new ContinueResult(nextPhase, recorded.Branch, recorded.BranchCreated, done, settled, AlreadyContinued: true);
+                }
+
+                run = settled; // interrupted: claim it and resume
+                continue;
+            }
+
+            Continuation continuation;
+            Checkpoint? child;
+            try
+            {
+                continuation = await _executor.RecordContinuationAsync(checkpoint, lease.Token, options?.RequestedBy, options?.Description, options?.Queue == true, cancellationToken).ConfigureAwait(false);
+                child = continuation.Existing ? await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false) : null;
+            }
+            catch
+            {
+                await lease.ReleaseAsync().ConfigureAwait(false);
+                await lease.DisposeAsync().ConfigureAwait(false);
+                throw;
+            }
+
+            if (child is not null || (continuation.Existing && options?.Queue == true && !IsAt(run, nextPhase, continuation.Branch, checkpoint.Id)))
+            {
+                // Continued before and its phase finished (or the run moved on): the same result, nothing runs.
+                await lease.ReleaseAsync().ConfigureAwait(false);
+                await lease.DisposeAsync().ConfigureAwait(false);
+                var current = await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false);
                 return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, child, current, AlreadyContinued: true);
             }
 
-            // Recorded before, but the phase failed without a checkpoint: run it again (finished units are kept).
-        }
+            if (options?.Queue == true)
+            {
+                var queued = await QueueAsync(lease, new RunState(RunStatus.Queued, nextPhase, continuation.Branch, checkpoint.Id), continuation.Existing, cancellationToken).ConfigureAwait(false);
+                return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, null, queued, AlreadyContinued: continuation.Existing);
+            }
 
-        var approved = await _sdk.GetCheckpointAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false);
-        var result = await _executor.ExecuteAsync(run.Id, nextPhase, continuation.Branch, approved, options?.RequestedBy, options?.Description, cancellationToken).ConfigureAwait(false);
-        var first = result.Checkpoint is null ? null : await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
-        return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, first, result.Run, AlreadyContinued: false);
+            // New, or recorded before but its phase failed or was interrupted: run it (finished units and jobs are kept).
+            var approved = await _sdk.GetCheckpointAsync(checkpoint.Id, CancellationToken.None).ConfigureAwait(false);
+            var pins = continuation.Pins.Count > 0 ? continuation.Pins : null;
+            var result = await _executor.ExecuteAsync(
+                lease, nextPhase, continuation.Branch, approved, pins, continuation.RequestedBy ?? options?.RequestedBy, continuation.Description ?? options?.Description, cancellationToken).ConfigureAwait(false);
+            var first = result.Checkpoint is null ? null : await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
+            return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, first, result.Run, AlreadyContinued: false);
+        }
     }
 
     /// <summary>
-    /// Runs again the phase that failed (or was interrupted by a crash). Units already finished are not generated again,
-    /// and backend jobs already submitted are re-attached to.
+    /// Runs again the phase that failed or was interrupted (its process died, its caller stopped waiting, its host
+    /// stopped), or a queued one. Units already finished are not generated again, and backend jobs already submitted are
+    /// re-attached to.
     /// </summary>
     /// <param name="runId">The run.</param>
-    /// <param name="cancellationToken">Stops waiting; the phase is interrupted and the run can be retried.</param>
+    /// <param name="cancellationToken">Stops waiting: the run is interrupted, not cancelled (see <see cref="StartAsync"/>).</param>
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
-    /// <exception cref="RunStateException">The run is paused, completed or cancelled, or its phase is running in this process.</exception>
+    /// <exception cref="RunStateException">The run is paused, completed or cancelled.</exception>
+    /// <exception cref="RunBusyException">Another executor (in this or another process) is executing the run.</exception>
     public async Task<RunResult> RetryAsync(Guid runId, CancellationToken cancellationToken = default)
     {
         var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
-        var retryable = run.Status is RunStatus.Failed or RunStatus.Queued || (run.Status == RunStatus.Running && !_executor.IsActive(runId));
-        if (!retryable)
+        CheckRetryable(run);
+        var lease = await _executor.TryClaimAsync(runId, cancellationToken).ConfigureAwait(false);
+        if (lease is null)
         {
-            throw new RunStateException(run.Id, run.Status, "retrying");
+            run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+            throw new RunBusyException(run.Id, run.LeaseOwner ?? "another executor", run.LeaseExpiresAt ?? _sdk.Now, run.CurrentPhase);
         }
 
-        var parent = run.ParentCheckpointId is { } parentId ? await _sdk.GetCheckpointAsync(parentId, cancellationToken).ConfigureAwait(false) : null;
-        return await _executor.ExecuteAsync(run.Id, run.CurrentPhase ?? 1, run.CurrentBranch ?? BranchNames.Main, parent, null, null, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            // Read again under the lease: the state may have moved on between the first read and the claim.
+            run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
+            CheckRetryable(run);
+        }
+        catch
+        {
+            await lease.ReleaseAsync().ConfigureAwait(false);
+            await lease.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return await _executor.ExecuteClaimedAsync(lease, run, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// Cancels a run: a phase running in this process is stopped (its backend jobs are cancelled through the token) and
-    /// the run is marked <see cref="RunStatus.Cancelled"/>. Cancelling a finished or cancelled run does nothing.
+    /// Cancels a run: it is marked <see cref="RunStatus.Cancelled"/> at once, the executor running it (in this or another
+    /// process) stops within a heartbeat, and the backend jobs it has in flight are cancelled. This is the only call
+    /// that cancels jobs; stopping a caller or a host only interrupts a run. Cancelling a finished or cancelled run does
+    /// nothing.
     /// </summary>
     /// <param name="runId">The run.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
@@ -142,20 +225,19 @@ public sealed class CheckpointRunner
             return run;
         }
 
-        if (_executor.TryCancelActive(runId))
-        {
-            // The executor records the cancellation when the phase stops; wait briefly so the caller sees it.
-            for (var i = 0; i < 100 && _executor.IsActive(runId); i++)
-            {
-                await Task.Delay(50, cancellationToken).ConfigureAwait(false);
-            }
-
-            return await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
-        }
-
+        // A change outside the lease: it ends the lease and fences out the executor, wherever it runs.
         run = await _sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Cancelled, run.CurrentPhase, run.CurrentBranch, run.ParentCheckpointId), _sdk.Now, cancellationToken).ConfigureAwait(false);
         _sdk.Log.RunCancelled(runId);
         await _sdk.PublishAsync(new RunCancelled(runId, _sdk.Now)).ConfigureAwait(false);
+        if (_executor.TryCancelLocal(runId))
+        {
+            // The executor here cancels its jobs and stops; wait briefly so the caller returns after it.
+            for (var i = 0; i < 200 && _executor.IsLocal(runId); i++)
+            {
+                await Task.Delay(25, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
         return run;
     }
 
@@ -195,6 +277,63 @@ public sealed class CheckpointRunner
         if (request.RunId == Guid.Empty)
         {
             throw new InvalidInputException("StartRunRequest.RunId", "StartRunRequest.RunId is Guid.Empty; pass a new id (Guid.NewGuid()) or leave it null to get one.");
+        }
+    }
+
+    private static bool IsAt(Run run, int phase, string branch, Guid parentId) =>
+        run.CurrentPhase == phase && run.CurrentBranch == branch && run.ParentCheckpointId == parentId;
+
+    private static void CheckRetryable(Run run)
+    {
+        if (run.Status is not (RunStatus.Failed or RunStatus.Queued or RunStatus.Running))
+        {
+            throw new RunStateException(run.Id, run.Status, "retrying");
+        }
+    }
+
+    private async Task<Run> QueueAsync(ExecutionLease lease, RunState state, bool existing, CancellationToken ct)
+    {
+        await using var _ = lease.ConfigureAwait(false);
+        Run queued;
+        if (existing)
+        {
+            // Recorded before (the store left the run as it was): set it Queued and release the lease.
+            queued = await _sdk.Store.UpdateRunStateAsync(lease.RunId, state with { FencingToken = lease.Token, ReleaseLease = true }, _sdk.Now, ct).ConfigureAwait(false);
+        }
+        else
+        {
+            queued = await _sdk.GetRunAsync(lease.RunId, ct).ConfigureAwait(false);
+        }
+
+        _sdk.Log.RunQueued(lease.RunId, state.Phase ?? 1);
+        return queued;
+    }
+
+    /// <summary>
+    /// Waits while the run executes <paramref name="phase"/> after <paramref name="parentId"/> on
+    /// <paramref name="branch"/> under someone's lease (or, for a queued caller, returns at once). Returns the run once it
+    /// left that phase or its lease ended.
+    /// </summary>
+    private async Task<Run> WaitWhileExecutingAsync(Guid runId, int phase, string branch, Guid parentId, bool queue, CancellationToken ct)
+    {
+        var notifications = _sdk.Store as ICheckpointStoreNotifications;
+        while (true)
+        {
+            var run = await _sdk.GetRunAsync(runId, ct).ConfigureAwait(false);
+            var executing = run.Status is RunStatus.Running or RunStatus.Queued && IsAt(run, phase, branch, parentId);
+            if (queue || !executing || (run.Status == RunStatus.Running && !run.IsLeaseHeld(_sdk.Now)))
+            {
+                return run;
+            }
+
+            if (notifications is not null)
+            {
+                await notifications.WaitForChangeAsync(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+            }
+            else
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), ct).ConfigureAwait(false);
+            }
         }
     }
 

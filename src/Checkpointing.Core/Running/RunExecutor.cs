@@ -10,34 +10,44 @@ namespace Checkpointing.Internal;
 /// <summary>Executes phases: fan-out, journal, commit, pause / auto-continue, failure and cancellation.</summary>
 internal sealed class RunExecutor(SdkServices sdk)
 {
-    private readonly ConcurrentDictionary<Guid, CancellationTokenSource> _active = new();
+    private readonly ConcurrentDictionary<Guid, ExecutionLease> _local = new();
 
     public SdkServices Sdk => sdk;
 
-    public bool IsActive(Guid runId) => _active.ContainsKey(runId);
+    /// <summary>The name this process claims leases under.</summary>
+    public string Owner { get; } = sdk.Options.ExecutorName
+        ?? $"{Environment.MachineName}/{Environment.ProcessId}/{Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3))}";
 
-    public bool TryCancelActive(Guid runId)
+    /// <summary>Cancels a run executing in this process: its jobs in flight are cancelled too.</summary>
+    public bool TryCancelLocal(Guid runId)
     {
-        if (_active.TryGetValue(runId, out var cts))
+        if (_local.TryGetValue(runId, out var lease))
         {
-            cts.Cancel();
+            lease.CancelRun();
             return true;
         }
 
         return false;
     }
 
-    /// <summary>The pins a phase continuing <paramref name="parent"/> consumes: the parent's own pins plus its artifacts now.</summary>
-    public async Task<IReadOnlyList<ArtifactPin>> PinsForChildOfAsync(Checkpoint? parent, CancellationToken ct)
-    {
-        if (parent is null)
-        {
-            return [];
-        }
+    public bool IsLocal(Guid runId) => _local.ContainsKey(runId);
 
-        var artifacts = await sdk.Store.GetArtifactsAsync(parent.Id, ct).ConfigureAwait(false);
-        return [.. parent.Consumed, .. artifacts.Select(a => new ArtifactPin(a.Id, parent.Id, parent.Phase, a.Type, a.Key, a.Version))];
+    /// <summary>A new run, created with its lease held by this process (fencing token 1) so that nobody else starts it.</summary>
+    public Run WithNewLease(Run run) => run with { LeaseOwner = Owner, LeaseExpiresAt = sdk.Now + sdk.Options.LeaseDuration, LeaseToken = 1 };
+
+    public ExecutionLease LeaseOf(Run run) => new(sdk, run.Id, run.LeaseToken, Owner);
+
+    /// <summary>Claims a run for this process, or returns null when another executor holds it.</summary>
+    public async Task<ExecutionLease?> TryClaimAsync(Guid runId, CancellationToken ct)
+    {
+        var now = sdk.Now;
+        var run = await sdk.Store.TryClaimRunAsync(runId, Owner, now, now + sdk.Options.LeaseDuration, ct).ConfigureAwait(false);
+        return run is null ? null : LeaseOf(run);
     }
+
+    /// <summary>The pins a phase continuing <paramref name="parent"/> consumes: the parent's own pins plus its artifacts now.</summary>
+    public static IReadOnlyList<ArtifactPin> PinsForChildOf(Checkpoint parent, IReadOnlyList<Artifact> artifacts) =>
+        [.. parent.Consumed, .. artifacts.Select(a => new ArtifactPin(a.Id, parent.Id, parent.Phase, a.Type, a.Key, a.Version))];
 
     public static string Fingerprint(IReadOnlyList<Artifact> artifacts)
     {
@@ -46,24 +56,53 @@ internal sealed class RunExecutor(SdkServices sdk)
     }
 
     /// <summary>
-    /// Runs <paramref name="phaseNumber"/> on <paramref name="branch"/> after <paramref name="parent"/>, then keeps going
-    /// while the run auto-continues. Returns when the run pauses, completes, fails or is cancelled.
+    /// Executes the phase a claimed run stands at (queued, interrupted or failed): its phase, branch and parent come from
+    /// the run, and its pins, requester and description from the continuation that led there.
     /// </summary>
-    public async Task<RunResult> ExecuteAsync(Guid runId, int phaseNumber, string branch, Checkpoint? parent, string? createdBy, string? description, CancellationToken ct)
+    public async Task<RunResult> ExecuteClaimedAsync(ExecutionLease lease, Run run, CancellationToken ct)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        if (!_active.TryAdd(runId, cts))
-        {
-            throw new InvalidStateException($"A phase of run '{runId}' is already running in this process; wait for it to pause or finish.");
-        }
-
+        Checkpoint? parent = null;
+        Continuation? continuation = null;
+        var branch = run.CurrentBranch ?? BranchNames.Main;
         try
         {
-            Checkpoint? last = null;
+            if (run.ParentCheckpointId is { } parentId)
+            {
+                parent = await sdk.GetCheckpointAsync(parentId, ct).ConfigureAwait(false);
+                continuation = (await sdk.Store.ListContinuationsAsync(parentId, ct).ConfigureAwait(false)).LastOrDefault(c => c.Branch == branch);
+            }
+        }
+        catch
+        {
+            await lease.ReleaseAsync().ConfigureAwait(false);
+            await lease.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        var pins = continuation is { Pins.Count: > 0 } ? continuation.Pins : null;
+        return await ExecuteAsync(lease, run.CurrentPhase ?? 1, branch, parent, pins, continuation?.RequestedBy, continuation?.Description, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="phaseNumber"/> on <paramref name="branch"/> after <paramref name="parent"/> under
+    /// <paramref name="lease"/>, then keeps going while the run auto-continues. Returns when the run pauses, completes,
+    /// fails or is cancelled; throws <see cref="OperationCanceledException"/> when the caller stops waiting (the run is
+    /// then interrupted: its lease is released and its jobs keep running). The lease is released at the end.
+    /// </summary>
+    public async Task<RunResult> ExecuteAsync(ExecutionLease lease, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin>? pins, string? createdBy, string? description, CancellationToken ct)
+    {
+        var runId = lease.RunId;
+        await using var _ = lease.ConfigureAwait(false);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct, lease.Lost);
+        _local[runId] = lease;
+        lease.StartHeartbeat();
+        Checkpoint? last = null;
+        try
+        {
             while (true)
             {
                 var run = await sdk.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false);
-                if (run.Status == RunStatus.Cancelled)
+                if (run.LeaseToken != lease.Token || run.Status == RunStatus.Cancelled)
                 {
                     return new RunResult(run, last);
                 }
@@ -72,39 +111,42 @@ internal sealed class RunExecutor(SdkServices sdk)
                 Checkpoint checkpoint;
                 try
                 {
-                    checkpoint = await ExecutePhaseAsync(run, pipeline, phaseNumber, branch, parent, createdBy, description, cts.Token).ConfigureAwait(false);
+                    checkpoint = await ExecutePhaseAsync(run, pipeline, phaseNumber, branch, parent, pins, createdBy, description, lease, cts.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (cts.IsCancellationRequested && !ct.IsCancellationRequested)
+                catch (Exception e) when (lease.IsLost || e is LeaseLostException)
                 {
-                    // Cancelled through CheckpointRunner.CancelAsync.
-                    run = await sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Cancelled, phaseNumber, branch, parent?.Id), sdk.Now, CancellationToken.None).ConfigureAwait(false);
-                    sdk.Log.RunCancelled(runId);
-                    await sdk.PublishAsync(new RunCancelled(runId, sdk.Now)).ConfigureAwait(false);
-                    return new RunResult(run, last);
+                    // Cancelled (jobs were cancelled) or taken over (jobs are left to the new owner): either way not ours.
+                    await lease.MarkLostAsync().ConfigureAwait(false);
+                    return new RunResult(await sdk.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false), last);
                 }
                 catch (OperationCanceledException) when (ct.IsCancellationRequested)
                 {
-                    await sdk.Store.UpdateRunStateAsync(
-                        runId,
-                        new RunState(RunStatus.Failed, phaseNumber, branch, parent?.Id, "Interrupted: the caller stopped waiting. Retry the run to resume; finished units are kept."),
-                        sdk.Now,
-                        CancellationToken.None).ConfigureAwait(false);
+                    await InterruptAsync(lease, phaseNumber).ConfigureAwait(false);
                     throw;
                 }
                 catch (Exception e) when (e is not OutOfMemoryException)
                 {
                     sdk.Log.PhaseFailed(e, runId, phaseNumber);
                     var error = InputRules.StoreSafe(e.Message);
-                    run = await sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Failed, phaseNumber, branch, parent?.Id, error), sdk.Now, CancellationToken.None).ConfigureAwait(false);
-                    await sdk.PublishAsync(new RunFailed(runId, sdk.Now, phaseNumber, error)).ConfigureAwait(false);
-                    return new RunResult(run, last);
+                    var failed = await FinishAsync(lease, new RunState(RunStatus.Failed, phaseNumber, branch, parent?.Id, error)).ConfigureAwait(false);
+                    if (failed.Status == RunStatus.Failed && failed.LeaseToken == lease.Token)
+                    {
+                        await sdk.PublishAsync(new RunFailed(runId, sdk.Now, phaseNumber, error)).ConfigureAwait(false);
+                    }
+
+                    return new RunResult(failed, last);
                 }
 
                 last = checkpoint;
                 if (phaseNumber == pipeline.TerminalPhase)
                 {
+                    run = await FinishAsync(lease, new RunState(RunStatus.Completed, phaseNumber, branch, parent?.Id)).ConfigureAwait(false);
+                    if (run.Status != RunStatus.Completed)
+                    {
+                        return new RunResult(run, checkpoint);
+                    }
+
                     checkpoint = await sdk.Store.SetCheckpointStatusAsync(checkpoint.Id, CheckpointStatus.Approved, sdk.Now, CancellationToken.None).ConfigureAwait(false);
-                    run = await sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Completed, phaseNumber, branch, parent?.Id), sdk.Now, CancellationToken.None).ConfigureAwait(false);
                     sdk.Log.RunCompleted(runId, run.Cost);
                     await sdk.PublishAsync(new RunCompleted(runId, sdk.Now, checkpoint.Id, run.Cost)).ConfigureAwait(false);
                     return new RunResult(run, checkpoint);
@@ -112,30 +154,92 @@ internal sealed class RunExecutor(SdkServices sdk)
 
                 if (!run.AutoContinue)
                 {
-                    run = await sdk.Store.UpdateRunStateAsync(runId, new RunState(RunStatus.Paused, phaseNumber, branch, parent?.Id), sdk.Now, CancellationToken.None).ConfigureAwait(false);
-                    await sdk.PublishAsync(new RunPaused(runId, sdk.Now, checkpoint.Id, phaseNumber)).ConfigureAwait(false);
+                    run = await FinishAsync(lease, new RunState(RunStatus.Paused, phaseNumber, branch, parent?.Id)).ConfigureAwait(false);
+                    if (run.Status == RunStatus.Paused)
+                    {
+                        await sdk.PublishAsync(new RunPaused(runId, sdk.Now, checkpoint.Id, phaseNumber)).ConfigureAwait(false);
+                    }
+
                     return new RunResult(run, checkpoint);
                 }
 
                 // Auto-continue: approve and run the next phase (on the same branch: nothing was edited).
-                var continuation = await RecordContinuationAsync(checkpoint, CancellationToken.None).ConfigureAwait(false);
+                Continuation continuation;
+                try
+                {
+                    continuation = await RecordContinuationAsync(checkpoint, lease.Token, null, null, queue: false, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (LeaseLostException)
+                {
+                    await lease.MarkLostAsync().ConfigureAwait(false);
+                    return new RunResult(await sdk.GetRunAsync(runId, CancellationToken.None).ConfigureAwait(false), last);
+                }
+
+                if (ct.IsCancellationRequested)
+                {
+                    await InterruptAsync(lease, phaseNumber + 1).ConfigureAwait(false);
+                    ct.ThrowIfCancellationRequested();
+                }
+
                 phaseNumber++;
                 branch = continuation.Branch;
                 parent = await sdk.GetCheckpointAsync(checkpoint.Id, CancellationToken.None).ConfigureAwait(false);
+                pins = continuation.Pins.Count > 0 ? continuation.Pins : null;
+                createdBy = null;
                 description = null;
             }
         }
         finally
         {
-            _active.TryRemove(runId, out _);
+            _local.TryRemove(new KeyValuePair<Guid, ExecutionLease>(runId, lease));
         }
     }
 
-    public async Task<Continuation> RecordContinuationAsync(Checkpoint checkpoint, CancellationToken ct)
+    private async Task InterruptAsync(ExecutionLease lease, int phaseNumber)
+    {
+        // Interrupted, not failed: the run stays Running at this phase and reads as interrupted once the lease is gone.
+        await lease.ReleaseAsync().ConfigureAwait(false);
+        sdk.Log.RunInterrupted(lease.RunId, phaseNumber);
+    }
+
+    /// <summary>Writes the run's state at the end of an execution and releases the lease; returns the run as stored.</summary>
+    private async Task<Run> FinishAsync(ExecutionLease lease, RunState state)
+    {
+        try
+        {
+            return await sdk.Store.UpdateRunStateAsync(lease.RunId, state with { FencingToken = lease.Token, ReleaseLease = true }, sdk.Now, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (LeaseLostException)
+        {
+            await lease.MarkLostAsync().ConfigureAwait(false);
+            return await sdk.GetRunAsync(lease.RunId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The state could not be written (a full disk, a lost connection): free the run so it reads as interrupted.
+            sdk.Log.PhaseFailed(e, lease.RunId, state.Phase ?? 0);
+            await lease.ReleaseAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Records the continuation of <paramref name="checkpoint"/> with the exact versions it consumes, read once: the
+    /// fingerprint and the pins come from the same read, so a later edit never leaks into the phase.
+    /// </summary>
+    public async Task<Continuation> RecordContinuationAsync(Checkpoint checkpoint, long? fencingToken, string? requestedBy, string? description, bool queue, CancellationToken ct)
     {
         var artifacts = await sdk.Store.GetArtifactsAsync(checkpoint.Id, ct).ConfigureAwait(false);
         var edited = artifacts.Any(a => a.Version > 1);
-        var continuation = await sdk.Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, Fingerprint(artifacts), edited, sdk.Now), ct).ConfigureAwait(false);
+        var request = new ContinuationRequest(checkpoint.Id, Fingerprint(artifacts), edited, sdk.Now)
+        {
+            Pins = PinsForChildOf(checkpoint, artifacts),
+            RequestedBy = requestedBy,
+            Description = description,
+            FencingToken = fencingToken,
+            Queue = queue,
+        };
+        var continuation = await sdk.Store.ContinueAsync(request, ct).ConfigureAwait(false);
         if (continuation is { BranchCreated: true, Existing: false })
         {
             Telemetry.BranchesCreated.Add(1);
@@ -146,7 +250,7 @@ internal sealed class RunExecutor(SdkServices sdk)
         return continuation;
     }
 
-    private async Task<Checkpoint> ExecutePhaseAsync(Run run, PipelineDefinition pipeline, int phaseNumber, string branch, Checkpoint? parent, string? createdBy, string? description, CancellationToken ct)
+    private async Task<Checkpoint> ExecutePhaseAsync(Run run, PipelineDefinition pipeline, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin>? pins, string? createdBy, string? description, ExecutionLease lease, CancellationToken ct)
     {
         var phase = pipeline.GetPhase(phaseNumber);
         using var activity = Telemetry.Source.StartActivity($"phase {phase.Name}");
@@ -162,16 +266,16 @@ internal sealed class RunExecutor(SdkServices sdk)
         var outcome = "failed";
         try
         {
-            run = await sdk.Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Running, phaseNumber, branch, parent?.Id), sdk.Now, ct).ConfigureAwait(false);
+            run = await sdk.Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Running, phaseNumber, branch, parent?.Id) { FencingToken = lease.Token }, sdk.Now, ct).ConfigureAwait(false);
             sdk.Log.PhaseStarted(run.Id, phaseNumber, phase.Name, branch);
             await sdk.PublishAsync(new PhaseStarted(run.Id, sdk.Now, phaseNumber, phase.Name, branch)).ConfigureAwait(false);
 
-            var pins = await PinsForChildOfAsync(parent, ct).ConfigureAwait(false);
+            pins ??= parent is null ? [] : PinsForChildOf(parent, await sdk.Store.GetArtifactsAsync(parent.Id, ct).ConfigureAwait(false));
             var executionKey = $"phase/{branch}/{phaseNumber}/{parent?.Id.ToString("N") ?? "root"}";
             NewCheckpoint draft = phase is UnitPhase unitPhase
-                ? await RunUnitsAsync(run, pipeline, unitPhase, phaseNumber, branch, parent, pins, executionKey, ct).ConfigureAwait(false)
-                : await RunPlainAsync(run, pipeline, phase, phaseNumber, branch, parent, pins, executionKey, ct).ConfigureAwait(false);
-            draft = draft with { CreatedBy = createdBy ?? run.OwnerId, EditDescription = description, CreatedAt = sdk.Now };
+                ? await RunUnitsAsync(run, pipeline, unitPhase, phaseNumber, branch, parent, pins, executionKey, lease, ct).ConfigureAwait(false)
+                : await RunPlainAsync(run, pipeline, phase, phaseNumber, branch, parent, pins, executionKey, lease, ct).ConfigureAwait(false);
+            draft = draft with { CreatedBy = createdBy ?? run.OwnerId, EditDescription = description, CreatedAt = sdk.Now, FencingToken = lease.Token };
 
             var checkpoint = await sdk.Store.CommitCheckpointAsync(draft, CancellationToken.None).ConfigureAwait(false);
             Telemetry.CheckpointsCreated.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Pipeline, pipeline.Name));
@@ -196,9 +300,9 @@ internal sealed class RunExecutor(SdkServices sdk)
         }
     }
 
-    private async Task<NewCheckpoint> RunPlainAsync(Run run, PipelineDefinition pipeline, Phase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, CancellationToken ct)
+    private async Task<NewCheckpoint> RunPlainAsync(Run run, PipelineDefinition pipeline, Phase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, ExecutionLease lease, CancellationToken ct)
     {
-        var context = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "phase");
+        var context = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "phase") { Lease = lease };
         if (run.Budget is { } budget)
         {
             var estimate = phase.EstimateCost(context);
@@ -244,7 +348,7 @@ internal sealed class RunExecutor(SdkServices sdk)
         }
     }
 
-    private async Task<NewCheckpoint> RunUnitsAsync(Run run, PipelineDefinition pipeline, UnitPhase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, CancellationToken ct)
+    private async Task<NewCheckpoint> RunUnitsAsync(Run run, PipelineDefinition pipeline, UnitPhase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, ExecutionLease lease, CancellationToken ct)
     {
         var counting = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "count");
         var total = await phase.CountUnitsAsync(counting, ct).ConfigureAwait(false);
@@ -283,7 +387,7 @@ internal sealed class RunExecutor(SdkServices sdk)
 
         await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = ct }, async (index, token) =>
         {
-            var unitContext = new UnitContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, index, total, UnitOverrides.None);
+            var unitContext = new UnitContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, index, total, UnitOverrides.None) { Lease = lease };
             var estimate = phase.EstimateUnitCost(unitContext);
             if (run.Budget is { } budget)
             {
@@ -308,7 +412,17 @@ internal sealed class RunExecutor(SdkServices sdk)
                 var artifact = new NewArtifact(Guid.NewGuid(), phase.UnitArtifact.Type, keys[index], result.Content, (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost }, index);
                 CheckStorable(phase, [artifact], null);
                 var unit = new CompletedUnit(index, artifact, cost);
-                await sdk.Store.SaveUnitAsync(run.Id, executionKey, unit, null, CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    await sdk.Store.SaveUnitAsync(run.Id, executionKey, unit, lease.Token, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (LeaseLostException)
+                {
+                    // Learn whether the run was cancelled before the other units stop, so their jobs are treated alike.
+                    await lease.MarkLostAsync().ConfigureAwait(false);
+                    throw;
+                }
+
                 if (run.Budget is not null)
                 {
                     lock (budgetLock)

@@ -429,6 +429,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     public Task<long> AppendEventAsync(Guid runId, string type, string payload, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(type);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(type.Length, 64, nameof(type));
         ArgumentNullException.ThrowIfNull(payload);
         long sequence;
         lock (_lock)
