@@ -15,6 +15,14 @@ public sealed class CheckpointingEndpointOptions
     /// <value>Default: the caller's <see cref="ClaimTypes.NameIdentifier"/> claim, else <c>User.Identity.Name</c>.</value>
     public Func<HttpContext, string?> OwnerResolver { get; set; } = DefaultOwner;
 
+    /// <summary>
+    /// Whether <c>POST …/continue</c> queues the next phase for a <see cref="CheckpointWorker"/> and answers 202 with the
+    /// run's <c>Location</c> at once, instead of running the phase inside the request and answering 200. Turn it on when
+    /// the host (or another process on the same store) runs a worker (<c>AddCheckpointingWorker</c>).
+    /// </summary>
+    /// <value>Default: false.</value>
+    public bool QueueContinuations { get; set; }
+
     /// <summary>Whether every endpoint requires an authenticated caller (<c>RequireAuthorization</c>).</summary>
     /// <value>Default: true. Set false only for a host that authenticates otherwise (or a single-user local tool).</value>
     public bool RequireAuthorization { get; set; } = true;

@@ -135,7 +135,8 @@ internal sealed class CheckpointingEndpoints
     {
         var owner = await RequireCheckpointAsync(http, queries, checkpointId).ConfigureAwait(false);
         var body = await ReadJsonAsync<ContinueBody>(http, required: false).ConfigureAwait(false);
-        var result = await runner.ContinueAsync(checkpointId, new ContinueOptions(owner, body?.Description), Stopping(http)).ConfigureAwait(false);
+        var queue = http.RequestServices.GetRequiredService<IOptions<CheckpointingEndpointOptions>>().Value.QueueContinuations;
+        var result = await runner.ContinueAsync(checkpointId, new ContinueOptions(owner, body?.Description) { Queue = queue }, Stopping(http)).ConfigureAwait(false);
         var queued = result.Run.Status == RunStatus.Queued;
         var response = new ContinueResponse(
             result.NextPhase, result.Branch, result.BranchCreated, result.AlreadyContinued, queued,

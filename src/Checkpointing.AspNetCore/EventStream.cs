@@ -50,8 +50,8 @@ internal static class EventStream
     /// </summary>
     public static IAsyncEnumerable<SseItem<CheckpointEventResponse>> Open(CheckpointQueries queries, Guid runId, long? after, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        _ = after; // Resuming needs stored, numbered events; until the SDK has them the stream starts at now.
-        var events = queries.WatchAsync(runId, cancellationToken);
+        // Events are numbered in the store's log: Last-Event-ID resumes right after the last one the client saw.
+        var events = after is { } sequence ? queries.WatchAsync(runId, sequence, cancellationToken) : queries.WatchAsync(runId, cancellationToken);
         return ReadAsync(events, new CheckpointEventResponse(Connected, runId, now), cancellationToken);
     }
 
@@ -70,7 +70,7 @@ internal static class EventStream
 
     public static CheckpointEventResponse ToResponse(CheckpointEvent e)
     {
-        var r = new CheckpointEventResponse(KindOf(e), e.RunId, e.At);
+        var r = new CheckpointEventResponse(KindOf(e), e.RunId, e.At) { Sequence = e.Sequence > 0 ? e.Sequence : null };
         return e switch
         {
             PhaseStarted p => r with { Phase = p.Phase, PhaseName = p.PhaseName, Branch = p.Branch },

@@ -33,19 +33,67 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
         return ValueTask.CompletedTask;
     }
 
-    private ServiceProvider BuildProvider()
+    private ServiceProvider BuildProvider(TimeProvider? time = null, Action<CheckpointingOptions>? options = null, StallGate? gate = null)
     {
         var services = new ServiceCollection();
-        services.AddCheckpointing(b =>
+        if (time is not null)
         {
-            b.AddPipeline("demo", p => p
-                    .AddPhase(new PlanPhase())
-                    .AddPhase(new ImagesPhase())
-                    .AddPhase(new FinalPhase()))
-                .UseFileSystemBlobStore(o => o.RootPath = _blobs);
-            UseStore(b);
-        });
+            services.AddSingleton(time);
+        }
+
+        services.AddSingleton(gate ?? new StallGate(stall: false));
+        services.AddCheckpointing(
+            b =>
+            {
+                b.AddPipeline("demo", p => p
+                        .AddPhase(new PlanPhase())
+                        .AddPhase(new ImagesPhase())
+                        .AddPhase(new FinalPhase()))
+                    .AddPipeline("stall", p => p.AddPhase(new StallingPhase()).AddPhase(new FinalPhase()))
+                    .UseFileSystemBlobStore(o => o.RootPath = _blobs);
+                UseStore(b);
+            },
+            options);
         return services.BuildServiceProvider(validateScopes: true);
+    }
+
+    /// <summary>
+    /// An executor stalled past its lease (its clock says the lease is long gone, and it never renews) is taken over by
+    /// another; when it wakes, its writes are refused and leave no trace, and the run ends as the new owner left it.
+    /// </summary>
+    [Fact]
+    public async Task A_stalled_executor_is_fenced_out_after_another_takes_the_run_over()
+    {
+        var gate = new StallGate(stall: true);
+        await using var stalled = BuildProvider(new ShiftedTime(TimeSpan.FromHours(-2)), o => o.LeaseDuration = TimeSpan.FromHours(1), gate);
+        await using var taker = BuildProvider();
+        var store = taker.GetRequiredService<ICheckpointStore>();
+        using var input = JsonDocument.Parse("{\"topic\":\"fence\"}");
+        var runId = Guid.NewGuid();
+
+        // The first executor starts the run and stalls inside unit 1 (as a process stopped with SIGSTOP would).
+        var first = stalled.GetRequiredService<CheckpointRunner>().StartAsync(new StartRunRequest("stall", "user-1", input.RootElement) { RunId = runId }, Ct);
+        await gate.Reached.Task.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        // Its lease has expired by the store's clock: another executor takes over and finishes the phase.
+        var taken = await taker.GetRequiredService<CheckpointRunner>().RetryAsync(runId, Ct);
+        Assert.Equal(RunStatus.Paused, taken.Status);
+        var afterTakeover = (await store.GetRunAsync(runId, Ct))!;
+        var checkpoints = await store.ListCheckpointsAsync(runId, null, Ct);
+
+        // The first one wakes up: its unit's write carries the old token and is refused; nothing it does is visible.
+        gate.Release();
+        var result = await first.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        var final = (await store.GetRunAsync(runId, Ct))!;
+        Assert.Equal(RunStatus.Paused, result.Status);
+        Assert.Null(result.Checkpoint);
+        Assert.Equal(afterTakeover with { Input = final.Input }, final);
+        Assert.Equal(checkpoints.Select(c => (c.Id, c.Cost)), (await store.ListCheckpointsAsync(runId, null, Ct)).Select(c => (c.Id, c.Cost)));
+        Assert.Single(checkpoints);
+        Assert.Equal(0.2m, final.Cost);
+        Assert.True(final.LeaseToken > 1);
+        Assert.True(gate.Refused, "the stalled executor's write was not refused");
     }
 
     /// <summary>A run is edited forked completed and read back after a restart.</summary>
@@ -109,6 +157,63 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
 
             Assert.Equal(2, referenced.Count);
             Assert.All(referenced, h => Assert.True(provider.GetRequiredService<IBlobStore>().ExistsAsync(h, Ct).GetAwaiter().GetResult()));
+        }
+    }
+
+    /// <summary>Makes unit 1 of <see cref="StallingPhase"/> wait until released (in the executor that stalls).</summary>
+    private sealed class StallGate(bool stall)
+    {
+        private readonly TaskCompletionSource _release = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public TaskCompletionSource Reached { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool Stalls => stall;
+
+        public bool Refused { get; set; }
+
+        public void Release() => _release.TrySetResult();
+
+        public async Task PassAsync(int unit, CancellationToken cancellationToken)
+        {
+            if (stall && unit == 1)
+            {
+                Reached.TrySetResult();
+                await _release.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A clock shifted by a fixed offset (timers run in real time).</summary>
+    private sealed class ShiftedTime(TimeSpan offset) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => System.GetUtcNow() + offset;
+    }
+
+    private sealed class StallingPhase() : UnitPhase("stalling", new ArtifactSpec("beat_image") { AllowedMediaTypes = [MediaTypes.Png] })
+    {
+        public override Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) => Task.FromResult(2);
+
+        public override async Task<UnitResult> GenerateUnitAsync(UnitContext context, CancellationToken cancellationToken)
+        {
+            var gate = context.Services.GetRequiredService<StallGate>();
+            await gate.PassAsync(context.UnitIndex, cancellationToken).ConfigureAwait(false);
+            if (gate.Stalls && context.UnitIndex == 1)
+            {
+                // Woken after the takeover: the journal write that follows this unit must be refused.
+                try
+                {
+                    await context.Services.GetRequiredService<ICheckpointStore>().SaveJobAsync(context.Run.Id, "probe", "probe", "job", context.Run.LeaseToken, cancellationToken).ConfigureAwait(false);
+                }
+                catch (LeaseLostException)
+                {
+                    gate.Refused = true;
+                }
+            }
+
+            byte[] png = [0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A, (byte)context.UnitIndex, 9, 9, 9];
+            using var stream = new MemoryStream(png);
+            var blob = await context.PutBlobAsync(stream, cancellationToken: cancellationToken).ConfigureAwait(false);
+            return new UnitResult(ArtifactContent.FromBlob(blob), new ArtifactMetadata(Prompt: $"beat {context.UnitIndex}"), Cost: 0.1m);
         }
     }
 

@@ -7,9 +7,10 @@ namespace VideoPipeline.Tests;
 public sealed class CrashTests
 {
     [Fact]
-    public async Task Retry_after_a_crash_keeps_finished_units_and_reattaches_to_submitted_jobs()
+    public async Task After_a_crash_the_run_reads_as_interrupted_and_continuing_again_resumes_it_paying_once()
     {
         using var app = new SampleApp();
+        app.Environment["Checkpointing__LeaseDuration"] = "00:00:02";
         var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--beats", "4", "--duration", "8")).Stdout);
 
         // Slow jobs, and a kill shortly after the first storyboard image is recorded, while the next jobs are in
@@ -18,17 +19,22 @@ public sealed class CrashTests
         app.Environment["Studio__LatencyMilliseconds"] = "1500";
         var crashed = await app.RunAndKillAsync(line => line.Contains(" done (", StringComparison.Ordinal), TimeSpan.FromMilliseconds(300), "continue", plan);
         Assert.NotEqual(0, crashed.ExitCode);
-        Assert.Contains("running phase 2 (storyboard) on main", (await app.SucceedAsync("status")).Stdout);
         var jobsAtCrash = StudioJobs(app);
         Assert.InRange(jobsAtCrash, 3, 5); // the plan's job and at least two storyboard jobs were submitted
 
+        // Once the dead process's lease has expired, status says interrupted (not "running" forever)…
+        var status = await WaitForStatusAsync(app, "interrupted at phase 2 (storyboard) on main since");
+        Assert.DoesNotContain("failed", status);
+
+        // …and continuing the same checkpoint again resumes the phase instead of answering "already continued".
         app.Environment["Studio__LatencyMilliseconds"] = "0";
-        var retry = await app.SucceedAsync("retry");
-        Assert.Contains("paused at phase 2 (storyboard) on main", retry.Stdout);
+        var resumed = await app.SucceedAsync("continue", plan);
+        Assert.DoesNotContain("already continued", resumed.Stdout);
+        Assert.Contains("paused at phase 2 (storyboard) on main", resumed.Stdout);
 
         // Every unit was made exactly once across the two processes…
         var before = DoneUnits(crashed.Stdout);
-        var after = DoneUnits(retry.Stdout);
+        var after = DoneUnits(resumed.Stdout);
         Assert.NotEmpty(before);
         Assert.Empty(before.Intersect(after));
         Assert.Equal([1, 2, 3, 4], before.Union(after).Order());
@@ -41,7 +47,7 @@ public sealed class CrashTests
     }
 
     [Fact]
-    public async Task Ctrl_C_cancels_the_job_and_records_the_interrupted_phase_which_retry_completes()
+    public async Task Ctrl_C_interrupts_without_cancelling_the_job_and_retry_reattaches_to_it()
     {
         if (OperatingSystem.IsWindows())
         {
@@ -52,24 +58,40 @@ public sealed class CrashTests
         app.Environment["Studio__LatencyMilliseconds"] = "3000";
         var interrupted = await app.RunAndSignalAsync(line => line.Contains("phase 1 (plan) started", StringComparison.Ordinal), TimeSpan.FromMilliseconds(500), "run", "--beats", "2", "--duration", "4");
         Assert.Equal(130, interrupted.ExitCode);
-        Assert.StartsWith("error: cancelled", Assert.Single(interrupted.ErrorLines), StringComparison.Ordinal);
-        Assert.Contains("failed at phase 1 (plan) on main: Interrupted", (await app.SucceedAsync("status")).Stdout);
-        // Unlike a crash, an interrupt cancels the job at the backend (as the SDK asks backends to).
-        Assert.Equal(1, StudioJobs(app));
-        Assert.Single(Directory.GetFiles(Path.Combine(app.DataPath, "studio", "jobs"), "*.cancelled"));
+        Assert.StartsWith("error: interrupted", Assert.Single(interrupted.ErrorLines), StringComparison.Ordinal);
 
-        // So retry finds the recorded job cancelled and submits a new one; the cancelled job cost nothing.
-        app.Environment["Studio__LatencyMilliseconds"] = "0";
+        // Interrupted, not failed and not cancelled: the lease was released on the way out, so it reads so at once.
+        Assert.Contains("interrupted at phase 1 (plan) on main", (await app.SucceedAsync("status")).Stdout);
+        Assert.Equal(1, StudioJobs(app));
+        Assert.Empty(Directory.GetFiles(Path.Combine(app.DataPath, "studio", "jobs"), "*.cancelled"));
+
+        // Retry re-attaches to the job still running at the backend: nothing is submitted or paid again.
         var retry = await app.SucceedAsync("retry");
         Assert.Contains("paused at phase 1 (plan) on main", retry.Stdout);
-        Assert.Equal(2, StudioJobs(app));
+        Assert.Equal(1, StudioJobs(app));
         Assert.Contains("cost: $0.0030", (await app.SucceedAsync("status")).Stdout);
     }
 
-    private static int[] DoneUnits(string output) =>
+    internal static async Task<string> WaitForStatusAsync(SampleApp app, string expected, params string[] args)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            var status = (await app.SucceedAsync(["status", .. args])).Stdout;
+            if (status.Contains(expected, StringComparison.Ordinal))
+            {
+                return status;
+            }
+
+            Assert.True(DateTime.UtcNow < until, $"status never said '{expected}':\n{status}");
+            await Task.Delay(250);
+        }
+    }
+
+    internal static int[] DoneUnits(string output) =>
         [.. Regex.Matches(output, @"unit (?<n>\d+) done \(").Select(m => int.Parse(m.Groups["n"].Value, System.Globalization.CultureInfo.InvariantCulture))];
 
     /// <summary>Jobs the studio backend accepted: one request file each.</summary>
-    private static int StudioJobs(SampleApp app) =>
+    internal static int StudioJobs(SampleApp app) =>
         Directory.GetFiles(Path.Combine(app.DataPath, "studio", "jobs"), "*.json").Count(f => !f.EndsWith(".result.json", StringComparison.Ordinal));
 }

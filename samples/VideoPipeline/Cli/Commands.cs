@@ -40,6 +40,8 @@ public static class Commands
         root.Subcommands.Add(Export());
         root.Subcommands.Add(Demo.Command());
         root.Subcommands.Add(Serve.Command());
+        root.Subcommands.Add(Worker.Command());
+        root.Subcommands.Add(Watch());
         return root;
     }
 
@@ -103,7 +105,7 @@ public static class Commands
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {
-                Ui.Error("cancelled; finished units are kept (retry or continue again to resume).");
+                Ui.Error("interrupted: the run is not cancelled; finished units and jobs in flight are kept (retry, or continue again, to resume).");
                 return 130;
             }
             catch (Exception e) when (e is not OperationCanceledException)
@@ -121,6 +123,11 @@ public static class Commands
 
     private static Argument<string?> RunArgument() => new("run") { Description = "The run id (or a unique prefix). Default: the latest run.", Arity = ArgumentArity.ZeroOrOne };
 
+    private static Option<bool> QueueOption() => new("--queue")
+    {
+        Description = "Return at once and leave the phases to worker processes (see 'worker'). Default: Checkpointing__Queue, else off.",
+    };
+
     private static Argument<int> BeatArgument() => new("beat") { Description = "The beat number, from 1." };
 
     private static Command Run()
@@ -129,12 +136,13 @@ public static class Commands
         var duration = new Option<double>("--duration") { Description = "The length of the video in seconds.", DefaultValueFactory = _ => 10 };
         var beats = new Option<int>("--beats") { Description = "How many beats (shots) to plan.", DefaultValueFactory = _ => 4 };
         var auto = new Option<bool>("--auto-continue") { Description = "Run every phase without pausing for review." };
+        var queue = QueueOption();
         return Define("run", "Start a run: phase 1 plans the video, then the run pauses for review (unless --auto-continue).", async (s, p, ct) =>
         {
             var input = ValidateInput(p.GetValue(prompt)!, p.GetValue(duration), p.GetValue(beats));
-            var result = await Operations.StartAsync(s, input, p.GetValue(auto), ct);
+            var result = await Operations.StartAsync(s, input, p.GetValue(auto), ct, p.GetValue(queue) || s.Settings.Queue);
             return Operations.ReportOutcome(s, result.Run, result.Checkpoint);
-        }, prompt, duration, beats, auto);
+        }, prompt, duration, beats, auto, queue);
     }
 
     internal static RunInput ValidateInput(string prompt, double duration, int beats)
@@ -167,6 +175,11 @@ public static class Commands
             s.Ui.Line($"run {r.Id}: {Views.RunState(r)}");
             s.Ui.Line($"prompt: {RunInput.From(r.Input).Prompt}");
             s.Ui.Line($"auto-continue: {(r.AutoContinue ? "on" : "off")}, started {Ui.Time(r.CreatedAt)} by {r.OwnerId}");
+            if (r.LeaseOwner is not null && r.IsLeaseHeld(DateTimeOffset.UtcNow))
+            {
+                s.Ui.Line($"executor: {r.LeaseOwner} (lease until {Ui.Time(r.LeaseExpiresAt!.Value)})");
+            }
+
             s.Ui.Line(snapshot.Current is { } c
                 ? $"current checkpoint: {c.Id} ({Views.Phase(c.Phase)} on {c.Branch}, v{c.Version}, awaiting review)"
                 : "current checkpoint: none awaiting review");
@@ -174,6 +187,39 @@ public static class Commands
             s.Ui.Line($"cost: {Ui.Money(snapshot.Cost)}");
             return 0;
         }, run);
+    }
+
+    private static Command Watch()
+    {
+        var run = RunArgument();
+        var fromStart = new Option<bool>("--from-start") { Description = "Show the run's events from its beginning, then follow it." };
+        return Define("watch", "Follow a run's events as they happen, whichever process executes it, until it pauses, completes, fails or is cancelled.", async (s, p, ct) =>
+        {
+            var r = await s.ResolveRunAsync(p.GetValue(run), ct);
+            var events = p.GetValue(fromStart) ? s.Queries.WatchAsync(r.Id, 0, ct) : s.Queries.WatchAsync(r.Id, ct);
+            s.Ui.Line($"watching run {r.Id}: {Views.RunState(r)}");
+            if (!p.GetValue(fromStart) && r.Status is RunStatus.Paused or RunStatus.Completed or RunStatus.Failed or RunStatus.Cancelled)
+            {
+                return 0;
+            }
+
+            await foreach (var e in events)
+            {
+                s.Ui.Line($"#{e.Sequence} {e.GetType().Name}");
+                RunProgress.PrintLine(s.Ui, e);
+                if (e is RunPaused or RunCompleted or RunFailed or RunCancelled)
+                {
+                    var now = await s.Queries.GetRunAsync(r.Id, ct);
+                    if (now.Status is not (RunStatus.Running or RunStatus.Queued))
+                    {
+                        s.Ui.Line($"run {r.Id}: {Views.RunState(now)}");
+                        return 0;
+                    }
+                }
+            }
+
+            return 0;
+        }, run, fromStart);
     }
 
     private static Command Runs() => Define("runs", "List runs, newest first.", async (s, p, ct) =>
@@ -331,12 +377,19 @@ public static class Commands
         var checkpoint = CheckpointArgument();
         var description = new Option<string?>("--description") { Description = "A description of the edits, kept on the new checkpoint." };
         var toEnd = new Option<bool>("--to-end") { Description = "Keep continuing each new checkpoint until the run completes." };
+        var queue = QueueOption();
         return Define("continue", "Approve a checkpoint and run the next phase (on a new branch when the checkpoint was edited).", async (s, p, ct) =>
         {
             var c = await s.ResolveCheckpointAsync(p.GetValue(checkpoint)!, ct);
+            var queued = p.GetValue(queue) || s.Settings.Queue;
+            if (queued && p.GetValue(toEnd))
+            {
+                throw new UsageException("--to-end waits for every phase, --queue leaves them to workers; give one of them.");
+            }
+
             while (true)
             {
-                var result = await Operations.ContinueAsync(s, c, p.GetValue(description), ct);
+                var result = await Operations.ContinueAsync(s, c, p.GetValue(description), ct, queued);
                 var run = await s.Queries.GetRunAsync(c.RunId, ct);
                 var next = result.Checkpoint;
                 if (!p.GetValue(toEnd) || next is null || next.Phase >= VideoPhases.Terminal || run.Status != RunStatus.Paused)
@@ -346,7 +399,7 @@ public static class Commands
 
                 c = next;
             }
-        }, checkpoint, description, toEnd);
+        }, checkpoint, description, toEnd, queue);
     }
 
     private static Command Retry()
@@ -355,8 +408,6 @@ public static class Commands
         return Define("retry", "Run again the phase that failed or was interrupted (a crash, Ctrl+C): finished units are kept; jobs still running at a crash are waited on, not paid again.", async (s, p, ct) =>
         {
             var r = await s.ResolveRunAsync(p.GetValue(run), ct);
-            using var runLock = await RunLock.AcquireAsync(s, r.Id, ct);
-            r = await s.Queries.GetRunAsync(r.Id, ct);
             s.Ui.Line($"retrying {Views.Phase(r.CurrentPhase ?? 1)} of run {r.Id} on {r.CurrentBranch ?? "main"}");
             var result = await RunProgress.TrackAsync(s, r.Id, token => s.Runner.RetryAsync(r.Id, token), ct);
             return Operations.ReportOutcome(s, result.Run, result.Checkpoint);

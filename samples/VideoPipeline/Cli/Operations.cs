@@ -9,23 +9,26 @@ namespace VideoPipeline.Cli;
 /// <summary>What the commands do, shared by the single commands and the demo. Each call maps to one SDK call.</summary>
 public static class Operations
 {
-    public static async Task<RunResult> StartAsync(Session s, RunInput input, bool autoContinue, CancellationToken ct)
+    public static async Task<RunResult> StartAsync(Session s, RunInput input, bool autoContinue, CancellationToken ct, bool queue = false)
     {
         var runId = Guid.NewGuid();
-        s.Ui.Line($"run {runId} started: \"{input.Prompt}\", {Ui.Number(input.Duration)} s in {input.Beats} beats, auto-continue {(autoContinue ? "on" : "off")}");
-        var request = new StartRunRequest(VideoPipelineOptions.PipelineName, Session.User, input.ToJson()) { AutoContinue = autoContinue, RunId = runId };
-        return await RunProgress.TrackAsync(s, runId, token => s.Runner.StartAsync(request, token), ct);
+        s.Ui.Line($"run {runId} {(queue ? "queued" : "started")}: \"{input.Prompt}\", {Ui.Number(input.Duration)} s in {input.Beats} beats, auto-continue {(autoContinue ? "on" : "off")}");
+        var request = new StartRunRequest(VideoPipelineOptions.PipelineName, Session.User, input.ToJson()) { AutoContinue = autoContinue, RunId = runId, Queue = queue };
+        return queue
+            ? await s.Runner.StartAsync(request, ct)
+            : await RunProgress.TrackAsync(s, runId, token => s.Runner.StartAsync(request, token), ct);
     }
 
-    public static async Task<ContinueResult> ContinueAsync(Session s, Checkpoint checkpoint, string? description, CancellationToken ct)
+    public static async Task<ContinueResult> ContinueAsync(Session s, Checkpoint checkpoint, string? description, CancellationToken ct, bool queue = false)
     {
-        using var runLock = await RunLock.AcquireAsync(s, checkpoint.RunId, ct);
-        var result = await RunProgress.TrackAsync(
-            s, checkpoint.RunId, token => s.Runner.ContinueAsync(checkpoint.Id, new ContinueOptions(Session.User, description), token), ct);
+        var options = new ContinueOptions(Session.User, description) { Queue = queue };
+        var result = queue
+            ? await s.Runner.ContinueAsync(checkpoint.Id, options, ct)
+            : await RunProgress.TrackAsync(s, checkpoint.RunId, token => s.Runner.ContinueAsync(checkpoint.Id, options, token), ct);
         var how = result.BranchCreated ? $"new branch {result.Branch} (the checkpoint was edited)" : $"branch {result.Branch}";
         s.Ui.Line(result.AlreadyContinued
             ? $"checkpoint {checkpoint.Id} was already continued in this state: {Views.Phase(result.NextPhase)} is on {how}"
-            : $"continued checkpoint {checkpoint.Id}: {Views.Phase(result.NextPhase)} {(result.Checkpoint is null ? "was started" : "ran")} on {how}");
+            : $"continued checkpoint {checkpoint.Id}: {Views.Phase(result.NextPhase)} {(result.Status == RunStatus.Queued ? "is queued for a worker" : result.Checkpoint is null ? "was started" : "ran")} on {how}");
         return result;
     }
 
@@ -55,6 +58,10 @@ public static class Operations
             case RunStatus.Cancelled:
                 Ui.Error($"run {run.Id} was cancelled.");
                 return 1;
+            case RunStatus.Queued:
+                s.Ui.Line($"run {run.Id}: {Views.RunState(run)}");
+                s.Ui.Line("next: start one or more workers (worker), then watch it with status");
+                return 0;
             default:
                 s.Ui.Line($"run {run.Id}: {Views.RunState(run)}");
                 return 0;

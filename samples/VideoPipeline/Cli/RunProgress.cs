@@ -75,7 +75,7 @@ public static class RunProgress
     public static Task<T> SpinAsync<T>(Ui ui, string what, Func<Task<T>> work) =>
         ui.Plain ? work() : ui.Out.Status().StartAsync(Ui.Esc(what), _ => work());
 
-    private static void PrintLine(Ui ui, CheckpointEvent e)
+    internal static void PrintLine(Ui ui, CheckpointEvent e)
     {
         switch (e)
         {

@@ -56,8 +56,12 @@ public static class Serve
         {
             o.RequireAuthorization = false;
             o.OwnerResolver = _ => Session.User;
+            o.QueueContinuations = true;
         });
         builder.Services.AddOpenApi();
+
+        // 3. A worker in the same process: continue returns at once (202) and the phase runs here in the background.
+        builder.Services.AddCheckpointingWorker();
 
         await using var app = builder.Build();
         AppHost.Validate(app.Services);

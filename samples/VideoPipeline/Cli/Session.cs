@@ -21,7 +21,11 @@ public sealed class Session : IDisposable
         Queries = host.Services.GetRequiredService<CheckpointQueries>();
         Data = host.Services.GetRequiredService<DataFolder>();
         Options = host.Services.GetRequiredService<IOptions<VideoPipelineOptions>>().Value;
+        Settings = host.Services.GetRequiredService<HostSettings>();
     }
+
+    /// <summary>The host's settings (store, backend, lease duration, queue by default).</summary>
+    public HostSettings Settings { get; }
 
     public Ui Ui { get; }
 

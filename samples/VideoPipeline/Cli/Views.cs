@@ -15,7 +15,11 @@ public static class Views
     public static string RunState(Run run) => run.Status switch
     {
         RunStatus.Paused => $"paused at {Phase(run.CurrentPhase ?? 0)} on {run.CurrentBranch}",
-        RunStatus.Running => $"running {Phase(run.CurrentPhase ?? 0)} on {run.CurrentBranch}",
+        RunStatus.Running when run.GetInterruptedSince(DateTimeOffset.UtcNow) is { } since =>
+            $"interrupted at {Phase(run.CurrentPhase ?? 0)} on {run.CurrentBranch} since {Ui.Time(since)} (retry or continue again to resume; finished units and jobs are kept)",
+        RunStatus.Running => $"running {Phase(run.CurrentPhase ?? 0)} on {run.CurrentBranch} (executor {run.LeaseOwner}, lease until {Ui.Time(run.LeaseExpiresAt!.Value)})",
+        RunStatus.Queued when run.LeaseOwner is not null && run.IsLeaseHeld(DateTimeOffset.UtcNow) => $"starting {Phase(run.CurrentPhase ?? 1)} on {run.CurrentBranch ?? "main"} (executor {run.LeaseOwner})",
+        RunStatus.Queued => $"queued: {Phase(run.CurrentPhase ?? 1)} on {run.CurrentBranch ?? "main"} waits for a worker",
         RunStatus.Failed => $"failed at {Phase(run.CurrentPhase ?? 0)} on {run.CurrentBranch}: {run.Error}",
         RunStatus.Completed => $"completed on {run.CurrentBranch}",
         RunStatus.Cancelled => "cancelled",

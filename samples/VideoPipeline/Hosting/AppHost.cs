@@ -80,7 +80,12 @@ public static class AppHost
                 Providers.UseBlobStore(sdk, settings, data, builder.Configuration);
                 Providers.AddBackend(sdk, settings, builder.Configuration);
             },
-            options => options.DefaultMaxConcurrency = 2);
+            options =>
+            {
+                options.DefaultMaxConcurrency = 2;
+                options.LeaseDuration = settings.LeaseDuration;
+            });
+        builder.Services.AddSingleton(settings);
     }
 
     private static T Bind<T>(IConfigurationSection section)
@@ -126,6 +131,15 @@ public sealed class HostSettings
 
     /// <summary>The generation backend: <c>studio</c> (default, offline) or <c>replicate</c> (needs an API token).</summary>
     public string Backend { get; set; } = StudioBackend.BackendName;
+
+    /// <summary>
+    /// How long a process's lease on a run lasts without renewal: after a crash, the run reads as interrupted (and a
+    /// worker or a retry takes it over) once this has passed. Default: 30 seconds.
+    /// </summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>When true, <c>run</c> and <c>continue</c> queue their phase for a <c>worker</c> process instead of running it (as <c>--queue</c>).</summary>
+    public bool Queue { get; set; }
 }
 
 /// <summary>The resolved data folder.</summary>

@@ -193,6 +193,16 @@ public sealed class SampleApp : IDisposable
         }
     }
 
+    /// <summary>Starts a command (e.g. a <c>worker</c>) and returns at once; the caller waits for it, kills it or signals it.</summary>
+    public RunningCommand Start(params string[] args)
+    {
+        var process = new Process { StartInfo = StartInfo(args) };
+        var running = new RunningCommand(process, args, Timeout);
+        process.Start();
+        running.BeginReading();
+        return running;
+    }
+
     /// <summary>Runs a command and fails the test with its output unless it exits 0 with nothing on stderr.</summary>
     public async Task<CliResult> SucceedAsync(params string[] args)
     {
@@ -249,4 +259,100 @@ internal static class NativeMethods
 {
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     internal static extern int kill(int pid, int signal);
+}
+
+/// <summary>A command started with <see cref="SampleApp.Start"/>.</summary>
+public sealed class RunningCommand(Process process, string[] args, TimeSpan timeout) : IDisposable
+{
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+
+    public int Id => process.Id;
+
+    public bool HasExited => process.HasExited;
+
+    public string Stdout
+    {
+        get
+        {
+            lock (_stdout)
+            {
+                return _stdout.ToString();
+            }
+        }
+    }
+
+    internal void BeginReading()
+    {
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (_stdout)
+                {
+                    _stdout.Append(e.Data).Append('\n');
+                }
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                lock (_stderr)
+                {
+                    _stderr.Append(e.Data).Append('\n');
+                }
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>Waits until the output holds a line matching <paramref name="predicate"/>.</summary>
+    public async Task WaitForLineAsync(Func<string, bool> predicate)
+    {
+        var until = DateTime.UtcNow + timeout;
+        while (!Stdout.Split('\n').Any(predicate))
+        {
+            Assert.True(DateTime.UtcNow < until && !process.HasExited, $"videopipeline {string.Join(' ', args)} did not print the awaited line:\n{Stdout}");
+            await Task.Delay(20);
+        }
+    }
+
+    /// <summary>Kills the process as a crash would (SIGKILL).</summary>
+    public void Kill() => process.Kill(entireProcessTree: true);
+
+    /// <summary>Sends SIGINT, as Ctrl+C does.</summary>
+    public void Interrupt() => Assert.Equal(0, NativeMethods.kill(process.Id, 2));
+
+    /// <summary>Waits for the process to end and returns what it printed.</summary>
+    public async Task<CliResult> WaitAsync()
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"videopipeline {string.Join(' ', args)} did not finish within {timeout}:\n{Stdout}");
+        }
+
+        process.WaitForExit();
+        lock (_stderr)
+        {
+            return new CliResult(args, process.ExitCode, Stdout, _stderr.ToString());
+        }
+    }
+
+    public void Dispose()
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        process.Dispose();
+    }
 }
