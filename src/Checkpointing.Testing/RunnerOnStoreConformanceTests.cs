@@ -91,7 +91,7 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
         Assert.Equal(afterTakeover with { Input = final.Input }, final);
         Assert.Equal(checkpoints.Select(c => (c.Id, c.Cost)), (await store.ListCheckpointsAsync(runId, null, Ct)).Select(c => (c.Id, c.Cost)));
         Assert.Single(checkpoints);
-        Assert.Equal(0.2m, final.Cost);
+        Assert.Equal(0.1m, final.Cost);
         Assert.True(final.LeaseToken > 1);
         Assert.True(gate.Refused, "the stalled executor's write was not refused");
     }
@@ -191,7 +191,7 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
 
     private sealed class StallingPhase() : UnitPhase("stalling", new ArtifactSpec("beat_image") { AllowedMediaTypes = [MediaTypes.Png] })
     {
-        public override Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) => Task.FromResult(2);
+        public override Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) => Task.FromResult(1);
 
         public override async Task<UnitResult> GenerateUnitAsync(UnitContext context, CancellationToken cancellationToken)
         {

@@ -78,6 +78,57 @@ public abstract class SseTests(StoreKind kind) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Reconnecting_with_Last_Event_ID_loses_nothing_and_repeats_nothing()
+    {
+        using var client = Host.Client("alice");
+        var (runId, plan) = await ApiTests.StartAsync(client, beats: 3);
+        var gate = new Gate();
+        gate.Install(Host.Backend);
+        string lastId;
+        var seen = new List<string>();
+        await using (var first = await SseClient.ConnectAsync(client, $"api/runs/{runId}/events"))
+        {
+            Assert.Equal("connected", (await first.NextAsync()).Event);
+            _ = client.PostJsonAsync($"api/checkpoints/{plan}/continue");
+            var started = await first.NextAsync();
+            gate.Release();
+            var unit1 = await first.NextAsync();
+            seen.AddRange([started.Event!, unit1.Event!]);
+            lastId = unit1.Id!;
+        }
+
+        // While nobody listens, the other units finish and the checkpoint is saved.
+        gate.Release();
+        gate.Release();
+        await WaitForStatusAsync(client, runId, "paused");
+
+        await using var second = await SseClient.ConnectAsync(client, $"api/runs/{runId}/events", lastId);
+        Assert.Equal("connected", (await second.NextAsync()).Event);
+        var rest = new List<SseFrame>();
+        for (var i = 0; i < 4; i++)
+        {
+            rest.Add(await second.NextAsync());
+        }
+
+        Assert.Equal(["phase_started", "unit_completed"], seen);
+        Assert.Equal(["unit_completed", "unit_completed", "checkpoint_created", "paused"], rest.Select(f => f.Event));
+        Assert.Equal([2, 3], rest.Take(2).Select(f => JsonDocument.Parse(f.Data).RootElement.GetProperty("completed").GetInt32()));
+        var ids = rest.Select(f => long.Parse(f.Id!, System.Globalization.CultureInfo.InvariantCulture)).ToList();
+        Assert.True(ids[0] > long.Parse(lastId, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(ids.Order(), ids);
+    }
+
+    private static async Task WaitForStatusAsync(HttpClient client, Guid runId, string status)
+    {
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while ((await (await client.GetAsync($"api/runs/{runId}", Http.Ct)).JsonAsync()).GetProperty("run").GetProperty("status").GetString() != status)
+        {
+            Assert.True(DateTime.UtcNow < until, $"run {runId} never became {status}");
+            await Task.Delay(50, Http.Ct);
+        }
+    }
+
+    [Fact]
     public async Task Each_item_is_serialized_as_one_event_with_its_kind_and_camel_case_json_data()
     {
         using var client = Host.Client("alice");
@@ -90,12 +141,14 @@ public abstract class SseTests(StoreKind kind) : IAsyncLifetime
         await edit.JsonAsync();
         var edited = await sse.NextAsync();
 
-        // One event line, one data line (a newline inside a JSON string stays escaped), then a blank line.
+        // One event line, one data line (a newline inside a JSON string stays escaped), the id (the event's sequence in
+        // the store's log, for Last-Event-ID), then a blank line.
         var lines = edited.Raw.Split('\n');
         Assert.Equal("event: artifact_edited", lines[0]);
         Assert.StartsWith("data: {", lines[1], StringComparison.Ordinal);
-        Assert.Equal(["", ""], lines[2..]);
         var data = JsonDocument.Parse(edited.Data).RootElement;
+        Assert.Equal($"id: {data.GetProperty("sequence").GetInt64()}", lines[2]);
+        Assert.Equal(["", ""], lines[3..]);
         Assert.Equal("artifact_edited", data.GetProperty("kind").GetString());
         Assert.Equal(plan, data.GetProperty("checkpointId").GetGuid());
         Assert.Equal("spec", data.GetProperty("type").GetString());

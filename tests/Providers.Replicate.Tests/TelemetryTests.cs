@@ -113,7 +113,7 @@ public sealed class TelemetryTests
     }
 
     [Fact]
-    public async Task Cancelling_a_wait_records_a_cancel_span_inside_the_failed_wait_span()
+    public async Task Cancelling_a_wait_ends_the_wait_span_with_an_error_and_cancels_nothing()
     {
         await using var fake = await FakeReplicateServer.StartAsync();
         fake.Models[ReplicateModels.Hailuo02] = new FakeModel { Processing = TimeSpan.FromSeconds(30) };
@@ -127,8 +127,7 @@ public sealed class TelemetryTests
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => backend.WaitAsync(id, stop.Token));
 
         var wait = spans.Single("replicate.wait", id);
-        var cancel = spans.Single("replicate.cancel", id);
-        Assert.Equal(wait.SpanId, cancel.ParentSpanId);
+        Assert.Empty(spans.Named("replicate.cancel")); // stopping a wait leaves the prediction running
         Assert.Equal(ActivityStatusCode.Error, wait.Status);
         Assert.EndsWith("CanceledException", (string?)wait.GetTagItem("error.type"), StringComparison.Ordinal);
     }

@@ -55,7 +55,7 @@ public sealed class CrashTests
         }
 
         using var app = new SampleApp();
-        app.Environment["Studio__LatencyMilliseconds"] = "3000";
+        app.Environment["Studio__LatencyMilliseconds"] = "8000";
         var interrupted = await app.RunAndSignalAsync(line => line.Contains("phase 1 (plan) started", StringComparison.Ordinal), TimeSpan.FromMilliseconds(500), "run", "--beats", "2", "--duration", "4");
         Assert.Equal(130, interrupted.ExitCode);
         Assert.StartsWith("error: interrupted", Assert.Single(interrupted.ErrorLines), StringComparison.Ordinal);

@@ -100,8 +100,11 @@ public sealed class CrossProcessTests
         app.Environment["Studio__LatencyMilliseconds"] = "800";
         var both = await Task.WhenAll(app.RunAsync("continue", plan), app.RunAsync("continue", plan));
         Assert.All(both, r => Assert.True(r.ExitCode == 0 && r.Stderr.Length == 0, r.ToString()));
-        Assert.Single(both, r => r.Stdout.Contains("phase 2 (storyboard) started on main", StringComparison.Ordinal));
+        Assert.Single(both, r => r.Stdout.Contains("phase 2 (storyboard) ran on branch main", StringComparison.Ordinal));
         Assert.Single(both, r => r.Stdout.Contains("was already continued in this state", StringComparison.Ordinal));
+
+        // The one that waited followed the other process's progress from the run's event log.
+        Assert.All(both, r => Assert.Contains("unit 2 done (2/2", r.Stdout, StringComparison.Ordinal));
         Assert.Equal(Ids.PausedCheckpoint(both[0].Stdout), Ids.PausedCheckpoint(both[1].Stdout));
 
         var checkpoints = (await app.SucceedAsync("checkpoints")).Stdout;

@@ -132,6 +132,7 @@ public sealed class ReplicateBackendTests
     {
         await using var fake = await StartFakeAsync(clipTime: TimeSpan.FromSeconds(4));
         using var app = ReplicateApp(fake);
+        app.Environment["Checkpointing__LeaseDuration"] = "00:00:02";
         var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--prompt", "a lamp", "--beats", "2", "--duration", "6")).Stdout);
         var images = Ids.PausedCheckpoint((await app.SucceedAsync("continue", plan)).Stdout);
 
@@ -144,13 +145,42 @@ public sealed class ReplicateBackendTests
         Assert.Equal(2, created.Count);
         Assert.All(fake.Predictions.Where(p => p.Model == Hailuo), p => Assert.False(p.IsTerminal));
 
-        // retry waits on the two predictions instead of paying for new ones.
+        // Once the dead process's lease expires the run reads as interrupted; retry waits on the two predictions
+        // instead of paying for new ones.
+        await CrashTests.WaitForStatusAsync(app, "interrupted at phase 3 (chunks)");
         var retry = await app.SucceedAsync("retry");
         Assert.Contains("paused at phase 3 (chunks)", retry.Stdout);
         Assert.Equal(2, Creates(fake, Hailuo).Count);
         Assert.Equal(1 + 2 + 2, fake.RequestsOf("create").Count);
         var ids = fake.Predictions.Where(p => p.Model == Hailuo).Select(p => $"/v1/predictions/{p.Id}").ToHashSet();
         Assert.Equal(ids, fake.RequestsOf("get").Select(r => r.Path).Where(ids.Contains).ToHashSet());
+        Assert.Contains($"cost: {Money(ExpectedCost(fake))}", (await app.SucceedAsync("status")).Stdout);
+    }
+
+    [Fact]
+    public async Task Ctrl_C_while_clips_render_leaves_the_predictions_running_and_retry_reattaches_to_them()
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Assert.Skip("Sends SIGINT through libc.");
+        }
+
+        await using var fake = await StartFakeAsync(clipTime: TimeSpan.FromSeconds(4));
+        using var app = ReplicateApp(fake);
+        var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--prompt", "a lamp", "--beats", "2", "--duration", "6")).Stdout);
+        var images = Ids.PausedCheckpoint((await app.SucceedAsync("continue", plan)).Stdout);
+
+        var interrupted = await app.RunAndSignalAsync(
+            line => line.Contains("phase 3 (chunks) started", StringComparison.Ordinal), () => Creates(fake, Hailuo).Count == 2, TimeSpan.FromMilliseconds(500), "continue", images);
+        Assert.Equal(130, interrupted.ExitCode);
+        Assert.Equal(2, Creates(fake, Hailuo).Count);
+        Assert.Empty(fake.RequestsOf("cancel")); // an interrupt is not a cancellation: a cancelled running prediction is billed
+        Assert.Contains("interrupted at phase 3 (chunks)", (await app.SucceedAsync("status")).Stdout);
+
+        var retry = await app.SucceedAsync("retry");
+        Assert.Contains("paused at phase 3 (chunks)", retry.Stdout);
+        Assert.Equal(2, Creates(fake, Hailuo).Count);
+        Assert.Equal(1 + 2 + 2, fake.RequestsOf("create").Count);
         Assert.Contains($"cost: {Money(ExpectedCost(fake))}", (await app.SucceedAsync("status")).Stdout);
     }
 

@@ -77,7 +77,9 @@ public static class Serve
         await Console.Out.FlushAsync(ct);
         try
         {
-            await Task.Delay(Timeout.Infinite, ct);
+            // Ctrl+C reaches either the command line's token or the host's lifetime: stop on both.
+            using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, app.Lifetime.ApplicationStopping);
+            await Task.Delay(Timeout.Infinite, stopping.Token);
         }
         catch (OperationCanceledException)
         {

@@ -63,6 +63,10 @@ public static class Worker
         var worker = host.Services.GetRequiredService<CheckpointWorker>();
         var store = host.Services.GetRequiredService<ICheckpointStore>();
         await host.StartAsync(ct);
+
+        // Ctrl+C reaches either the command line's token or the host's lifetime, whichever registered first: stop on both.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, host.Services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        ct = stopping.Token;
         Console.Out.WriteLine($"worker {worker.Owner} started (up to {concurrency} runs at once); Ctrl+C stops");
         await Console.Out.FlushAsync(ct);
         try

@@ -241,7 +241,11 @@
     const result = await guarded(button, "Continuing", () => call("POST", `checkpoints/${c.id}/continue`, { json: {} }));
     if (!result) return;
     const r = result.data;
-    if (result.status === 202) toast("Queued", `Phase ${r.nextPhase} on ${r.branch} will run on a worker.`);
+    if (result.status === 202) {
+      // Queued for a worker: the new checkpoint is opened when the stream says it was saved.
+      state.awaiting = { parent: c.id, branch: r.branch, phase: r.nextPhase };
+      toast("Queued", `Phase ${r.nextPhase} on ${r.branch} will run on a worker.`);
+    }
     else toast(r.alreadyContinued ? "Already continued" : r.branchCreated ? `New branch ${r.branch}` : `Phase ${r.nextPhase} done`, r.branchCreated ? `Forked from ${c.branch}.` : `On ${r.branch}.`);
     await refreshRun();
     if (r.checkpoint) await selectCheckpoint(r.checkpoint.id, true);
@@ -410,6 +414,13 @@
       case "run_failed": set(`Phase ${e.phase} failed: ${e.error}`, 100); break;
       case "run_cancelled": set("Run cancelled", 100); break;
       default: break;
+    }
+    const awaited = state.awaiting;
+    if (kind === "checkpoint_created" && awaited && e.branch === awaited.branch && e.phase === awaited.phase) {
+      state.awaiting = null;
+      clearTimeout(state.refreshTimer);
+      refreshRun().then(() => selectCheckpoint(e.checkpointId, true)).catch(() => {});
+      return;
     }
     clearTimeout(state.refreshTimer);
     state.refreshTimer = setTimeout(() => refreshRun().catch(() => {}), kind === "unit_completed" ? 600 : 150);

@@ -94,6 +94,12 @@ public sealed class ApiHost : IAsyncDisposable
         builder.Services.AddAuthorization();
         builder.Services.AddOpenApi();
         builder.Services.AddCheckpointingEndpoints(o => endpoints?.Invoke(o));
+        var queued = new CheckpointingEndpointOptions();
+        endpoints?.Invoke(queued);
+        if (queued.QueueContinuations)
+        {
+            builder.Services.AddCheckpointingWorker(o => o.PollInterval = TimeSpan.FromMilliseconds(100));
+        }
 
         var app = builder.Build();
         app.UseAuthentication();

@@ -84,6 +84,10 @@ public sealed class SampleApp : IDisposable
     public Task<CliResult> RunAndSignalAsync(Func<string, bool> when, TimeSpan delay, params string[] args) =>
         RunAndInterruptAsync(when, null, delay, p => Assert.Equal(0, NativeMethods.kill(p.Id, 2)), args);
 
+    /// <summary>Runs a command and sends it SIGINT <paramref name="delay"/> after a matching line and <paramref name="condition"/>.</summary>
+    public Task<CliResult> RunAndSignalAsync(Func<string, bool> when, Func<bool> condition, TimeSpan delay, params string[] args) =>
+        RunAndInterruptAsync(when, condition, delay, p => Assert.Equal(0, NativeMethods.kill(p.Id, 2)), args);
+
     private async Task<CliResult> RunAndInterruptAsync(Func<string, bool> killWhen, Func<bool>? condition, TimeSpan delay, Action<Process> interrupt, string[] args)
     {
         using var process = new Process { StartInfo = StartInfo(args) };
