@@ -81,9 +81,9 @@ public class P2ForkBenchmarks
     /// <summary>The next phase: one small artifact, reading nothing.</summary>
     private sealed class NextPhase(string name = "next") : Phase(name)
     {
-        public override IReadOnlyList<ArtifactSpec> Artifacts { get; } = [new ArtifactSpec("summary")];
+        public override IReadOnlyList<ArtifactSpec> Artifacts => [new ArtifactSpec(Name)];
 
         public override Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken) =>
-            Task.FromResult(new PhaseResult([new PhaseArtifact("summary", "summary", Fixtures.SmallJson(0))]));
+            Task.FromResult(new PhaseResult([new PhaseArtifact(Name, "summary", Fixtures.SmallJson(0))]));
     }
 }

@@ -86,10 +86,10 @@ public class P6StorageBenchmarks
 
     private sealed class Plan(string name = "plan") : Phase(name)
     {
-        public override IReadOnlyList<ArtifactSpec> Artifacts { get; } = [new ArtifactSpec("spec")];
+        public override IReadOnlyList<ArtifactSpec> Artifacts => [new ArtifactSpec(Name)];
 
         public override Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken) =>
-            Task.FromResult(new PhaseResult([new PhaseArtifact("spec", "spec", ArtifactContent.FromJson(JsonSerializer.SerializeToElement(new { beats = Images })))]));
+            Task.FromResult(new PhaseResult([new PhaseArtifact(Name, "spec", ArtifactContent.FromJson(JsonSerializer.SerializeToElement(new { beats = Images })))]));
     }
 
     /// <summary>16 units, each a new one-MB image (random bytes: every generation is unique content).</summary>
