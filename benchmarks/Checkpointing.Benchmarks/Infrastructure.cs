@@ -196,7 +196,9 @@ internal static class Jobs
         .WithToolchain(InProcessEmitToolchain.Instance)
         .WithLaunchCount(1)
         .WithWarmupCount(2)
-        .WithIterationCount(6);
+        .WithIterationCount(6)
+        .WithIterationTime(Perfolizer.Horology.TimeInterval.FromMilliseconds(100))
+        .WithEvaluateOverhead(false);
 
     public static IConfig Config(string[] args)
     {
