@@ -32,7 +32,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     private readonly ConcurrentDictionary<string, Prediction> _finished = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Waiter> _waiters = new(StringComparer.Ordinal);
     private readonly Lock _waitersLock = new();
-    private readonly ConcurrentDictionary<string, byte> _created = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, string> _created = new(StringComparer.Ordinal); // prediction id -> model
     private readonly ConcurrentDictionary<string, byte> _unpriced = new(StringComparer.OrdinalIgnoreCase);
 
     internal ReplicateBackend(IHttpClientFactory clients, ReplicateOptions options, ILogger<ReplicateBackend> logger, TimeProvider time)
@@ -77,17 +77,23 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         var sync = _options.SyncWaitSeconds > 0 && _options.SyncModels.Contains(model.Key) ? _options.SyncWaitSeconds : 0;
         var cancelAfter = (request.Deadline ?? _options.DefaultDeadline) is { } deadline ? FormatCancelAfter(deadline) : null;
         var webhook = _options.WebhookUrl is { } hook ? WithCorrelation(hook) : null;
-        using var activity = Telemetry.Source.StartActivity("replicate.create", ActivityKind.Client);
-        if (activity is { IsAllDataRequested: true })
+        using var activity = StartActivity("replicate.create", model.Key, predictionId: null);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
+        CreateOutcome outcome;
+        try
         {
-            activity.SetTag(Telemetry.Tags.Model, model.Key);
+            outcome = await _api.CreateAsync(model, input, cancelAfter, sync, webhook, _created.ContainsKey, linked.Token).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Failed(activity, e);
+            throw;
         }
 
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
-        var outcome = await _api.CreateAsync(model, input, cancelAfter, sync, webhook, _created.ContainsKey, linked.Token).ConfigureAwait(false);
         var prediction = outcome.Prediction;
-        _created.TryAdd(prediction.Id, 0);
+        _created.TryAdd(prediction.Id, model.Key);
         activity?.SetTag(Telemetry.Tags.PredictionId, prediction.Id);
+        activity?.SetTag(GenAiConventions.ResponseId, prediction.Id);
         Telemetry.PredictionsCreated.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.Model, model.Key));
         _logger.PredictionCreated(prediction.Id, model.Key, prediction.Status, sync);
         if (prediction.IsTerminal)
@@ -114,7 +120,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(jobId);
         ObjectDisposedException.ThrowIf(_disposed.IsCancellationRequested, this);
-        using var activity = Telemetry.Source.StartActivity("replicate.wait", ActivityKind.Client);
+        using var activity = StartActivity("replicate.wait", _created.GetValueOrDefault(jobId), jobId);
         activity?.SetTag(Telemetry.Tags.PredictionId, jobId);
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposed.Token);
         var waiter = JoinWaiter(jobId);
@@ -122,17 +128,25 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         {
             var prediction = _finished.TryRemove(jobId, out var done) ? done : await PollAsync(jobId, waiter, linked.Token).ConfigureAwait(false);
             activity?.SetTag(Telemetry.Tags.Status, prediction.Status);
-            return ToResult(prediction);
+            return ToResult(prediction, activity);
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException e) when (cancellationToken.IsCancellationRequested)
         {
+            Failed(activity, e);
             await CancelOnCallerRequestAsync(jobId).ConfigureAwait(false);
             throw;
         }
         catch (OperationCanceledException e) when (_disposed.IsCancellationRequested)
         {
             _logger.WaitAbandonedOnDispose(jobId);
-            throw new ObjectDisposedException($"The Replicate backend was disposed while waiting on prediction '{jobId}'; the prediction keeps running. Wait on it again with a new backend.", e);
+            var disposed = new ObjectDisposedException($"The Replicate backend was disposed while waiting on prediction '{jobId}'; the prediction keeps running. Wait on it again with a new backend.", e);
+            Failed(activity, disposed);
+            throw disposed;
+        }
+        catch (Exception e)
+        {
+            Failed(activity, e);
+            throw;
         }
         finally
         {
@@ -147,7 +161,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
     public async Task CancelAsync(string jobId, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(jobId);
-        await _api.CancelAsync(jobId, cancellationToken).ConfigureAwait(false);
+        await CancelPredictionAsync(jobId, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -399,20 +413,90 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         }
     }
 
-    private GenerationResult ToResult(Prediction prediction)
+    /// <summary>
+    /// Starts a client activity of the package's source with the GenAI attributes every Replicate call carries: the
+    /// provider, the model (when known) and the prediction id (when known).
+    /// </summary>
+    private static Activity? StartActivity(string name, string? model, string? predictionId)
+    {
+        var activity = Telemetry.Source.StartActivity(name, ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(GenAiConventions.ProviderName, BackendName);
+            if (model is not null)
+            {
+                activity.SetTag(Telemetry.Tags.Model, model);
+                activity.SetTag(GenAiConventions.RequestModel, model);
+            }
+
+            if (predictionId is not null)
+            {
+                activity.SetTag(GenAiConventions.ResponseId, predictionId);
+            }
+        }
+
+        return activity;
+    }
+
+    private static void Failed(Activity? activity, Exception exception)
+    {
+        activity?.SetStatus(ActivityStatusCode.Error, exception.Message);
+        activity?.SetTag(GenAiConventions.ErrorType, GenAiConventions.ErrorTypeOf(exception));
+    }
+
+    private async Task CancelPredictionAsync(string id, CancellationToken cancellationToken)
+    {
+        using var activity = StartActivity("replicate.cancel", _created.GetValueOrDefault(id), id);
+        activity?.SetTag(Telemetry.Tags.PredictionId, id);
+        try
+        {
+            await _api.CancelAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            Failed(activity, e);
+            throw;
+        }
+    }
+
+    private GenerationResult ToResult(Prediction prediction, Activity? activity)
     {
         var id = prediction.Id;
         var outputs = OutputNormalizer.Normalize(prediction, (url, ct) => _api.OpenFileAsync(url, id, ct));
         var status = PredictionStatus.ToGenerationStatus(prediction.Status!);
         var key = prediction.Model ?? prediction.Version ?? "";
         decimal cost = 0;
-        if (_options.Prices.TryGetValue(key, out var price) && price is not null)
+        var priced = _options.Prices.TryGetValue(key, out var price) && price is not null;
+        if (priced)
         {
-            cost = CostCalculator.Compute(prediction, price, outputs);
+            cost = CostCalculator.Compute(prediction, price!, outputs);
         }
         else if (_unpriced.TryAdd(key, 0))
         {
             _logger.NoPrice(key);
+        }
+
+        if (activity is { IsAllDataRequested: true })
+        {
+            if (activity.GetTagItem(GenAiConventions.RequestModel) is null && key.Length > 0)
+            {
+                activity.SetTag(Telemetry.Tags.Model, key);
+                activity.SetTag(GenAiConventions.RequestModel, key);
+            }
+
+            if (key.Length > 0)
+            {
+                activity.SetTag(GenAiConventions.ResponseModel, key);
+            }
+
+            activity.SetTag(GenAiConventions.CostAmount, (double)cost);
+            activity.SetTag(GenAiConventions.CostCurrency, GenAiConventions.DefaultCurrency);
+            activity.SetTag(GenAiConventions.CostSource, priced ? GenAiConventions.CostFromConfiguredPrice : GenAiConventions.CostUnpriced);
+            if (status != GenerationStatus.Succeeded)
+            {
+                activity.SetStatus(ActivityStatusCode.Error, prediction.ErrorText);
+                activity.SetTag(GenAiConventions.ErrorType, prediction.Status);
+            }
         }
 
         var predictTime = prediction.Metric("predict_time");
@@ -452,7 +536,7 @@ public sealed class ReplicateBackend : IGenerationBackend, IDisposable
         try
         {
             using var timeout = new CancellationTokenSource(_options.CancelTimeout, _time);
-            await _api.CancelAsync(id, timeout.Token).ConfigureAwait(false);
+            await CancelPredictionAsync(id, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {

@@ -7,9 +7,10 @@ namespace Checkpointing;
 /// Structural checks of media content, beyond its signature: a PNG's chunks, CRCs, header and complete image data; a
 /// JPEG's markers, frame header and scan up to its end; a WebP's RIFF sizes and VP8 / VP8L / VP8X header; a GIF's
 /// blocks up to its trailer; and an ISO base media file's (MP4, QuickTime, HEIC, AVIF) box structure with the boxes its
-/// type needs. Content that was cut short, or whose sizes do not add up, is refused.
+/// type needs; and the WebM, MP3 and WAV containers (<c>MediaChecks.Containers.cs</c>). Content that was cut short, or
+/// whose sizes do not add up, is refused.
 /// </summary>
-public static class MediaChecks
+public static partial class MediaChecks
 {
     /// <summary>The largest image, in pixels, whose PNG data is inflated to check it (larger ones are refused).</summary>
     public const long MaxCheckedPixels = 100_000_000;
@@ -18,7 +19,8 @@ public static class MediaChecks
     /// <param name="mediaType">The media type.</param>
     public static bool CanCheck(string mediaType) =>
         mediaType is MediaTypes.Png or MediaTypes.Jpeg or MediaTypes.WebP or MediaTypes.Gif
-            or MediaTypes.Mp4 or MediaTypes.QuickTime or MediaTypes.Heic or MediaTypes.Heif or MediaTypes.Avif;
+            or MediaTypes.Mp4 or MediaTypes.QuickTime or MediaTypes.Heic or MediaTypes.Heif or MediaTypes.Avif
+            or MediaTypes.WebM or MediaTypes.Mp3 or MediaTypes.Wav;
 
     /// <summary>
     /// Checks that <paramref name="content"/> is a complete, well-formed file of <paramref name="mediaType"/>. Reads the
@@ -47,6 +49,9 @@ public static class MediaChecks
                 MediaTypes.Gif => Gif(reader),
                 MediaTypes.Mp4 or MediaTypes.QuickTime => IsoMedia(reader, video: true),
                 MediaTypes.Heic or MediaTypes.Heif or MediaTypes.Avif => IsoMedia(reader, video: false),
+                MediaTypes.WebM => WebM(reader),
+                MediaTypes.Mp3 => Mp3(reader),
+                MediaTypes.Wav => Wav(reader),
                 _ => null,
             };
         }

@@ -29,7 +29,13 @@ internal static class Telemetry
     public static readonly Counter<long> BranchesCreated = Meter.CreateCounter<long>(
         "checkpointing.branches.created", unit: "{branch}", description: "Branches forked.");
     public static readonly Counter<double> GenerationCost = Meter.CreateCounter<double>(
-        "checkpointing.generation.cost", unit: "{currency}", description: "Cost reported by generation backends.");
+        "checkpointing.generation.cost", unit: "{currency}", description: "Cost reported by generation backends, in the currency of gen_ai.usage.cost.currency.");
+    public static readonly Histogram<double> GenerationDuration = Meter.CreateHistogram<double>(
+        GenAiConventions.OperationDurationMetric,
+        unit: "s",
+        description: "Duration of generation backend calls (submit or re-attach, then wait).",
+        tags: null,
+        advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = GenAiConventions.DurationBuckets });
 
     internal static class Tags
     {
@@ -40,6 +46,5 @@ internal static class Telemetry
         public const string Branch = "checkpointing.branch";
         public const string EditKind = "checkpointing.edit.kind";
         public const string Outcome = "checkpointing.outcome";
-        public const string Backend = "checkpointing.backend";
     }
 }

@@ -122,6 +122,11 @@ public enum GenerationStatus
 /// <param name="Error">The error, when the job did not succeed.</param>
 public sealed record GenerationResult(string JobId, GenerationStatus Status, IReadOnlyList<GenerationOutput> Outputs, decimal Cost, string? Error = null)
 {
+    /// <summary>The ISO 4217 currency of <see cref="Cost"/>, e.g. <c>EUR</c>.</summary>
+    /// <value>Default: null, meaning the SDK's default currency, <c>USD</c>.</value>
+    /// <remarks>Recorded as <c>gen_ai.usage.cost.currency</c> on the generation span and the cost counter.</remarks>
+    public string? CostCurrency { get; init; }
+
     /// <summary>Text outputs joined (e.g. an LLM's tokens).</summary>
     public string Text => string.Concat(Outputs.OfType<TextOutput>().Select(t => t.Text));
 }

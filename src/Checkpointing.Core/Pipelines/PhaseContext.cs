@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Checkpointing.Internal;
 using Microsoft.Extensions.Logging;
@@ -197,48 +198,105 @@ public class PhaseContext
     {
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentNullException.ThrowIfNull(request);
-        var slot = $"{SlotPrefix}/{Interlocked.Increment(ref _slot)}";
-        var store = Sdk.Store;
-        var jobId = await store.GetJobAsync(Run.Id, ExecutionKey, slot, cancellationToken).ConfigureAwait(false);
-        var reattached = jobId is not null;
-        GenerationResult result;
-        if (jobId is not null)
+        var provider = backend.Name;
+        using var activity = Telemetry.Source.StartActivity(GenAiConventions.SpanName(GenAiConventions.GenerateContent, request.Model), ActivityKind.Client);
+        if (activity is { IsAllDataRequested: true })
         {
-            Sdk.Log.ReattachingJob(backend.Name, jobId, Run.Id, slot);
-            result = await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
-        }
-        else
-        {
-            result = await SubmitAndWaitAsync(backend, request, slot, cancellationToken).ConfigureAwait(false);
+            activity.SetTag(GenAiConventions.OperationName, GenAiConventions.GenerateContent);
+            activity.SetTag(GenAiConventions.ProviderName, provider);
+            activity.SetTag(GenAiConventions.RequestModel, request.Model);
         }
 
-        if (result.Status != GenerationStatus.Succeeded && reattached)
+        var started = Sdk.Time.GetTimestamp();
+        string? errorType = null;
+        try
+        {
+            var result = await RunJobAsync(backend, request, cancellationToken).ConfigureAwait(false);
+            activity?.SetTag(GenAiConventions.ResponseId, result.JobId);
+            if (result.Status != GenerationStatus.Succeeded)
+            {
+                RecordCost(activity, provider, request.Model, result);
+                errorType = result.Status.ToString().ToLowerInvariant();
+                throw new GenerationException(
+                    $"Model '{request.Model}' on '{backend.Name}' ended {result.Status}: {result.Error ?? "no error given"}.",
+                    result.JobId);
+            }
+
+            var files = new List<BlobReference>();
+            foreach (var file in result.Outputs.OfType<FileOutput>())
+            {
+                var stream = await file.OpenReadAsync(cancellationToken).ConfigureAwait(false);
+                await using (stream.ConfigureAwait(false))
+                {
+                    files.Add(await ContentInspector.PutDetectedAsync(Sdk.Blobs, stream, null, long.MaxValue, file.MediaType, cancellationToken).ConfigureAwait(false));
+                }
+            }
+
+            RecordCost(activity, provider, request.Model, result);
+            return new GenerationOutcome(result.JobId, request.Model, result.Text, files, result.Cost, result);
+        }
+        catch (Exception e)
+        {
+            errorType ??= GenAiConventions.ErrorTypeOf(e);
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            activity?.SetTag(GenAiConventions.ErrorType, errorType);
+            throw;
+        }
+        finally
+        {
+            var tags = new TagList
+            {
+                { GenAiConventions.OperationName, GenAiConventions.GenerateContent },
+                { GenAiConventions.ProviderName, provider },
+                { GenAiConventions.RequestModel, request.Model },
+            };
+            if (errorType is not null)
+            {
+                tags.Add(GenAiConventions.ErrorType, errorType);
+            }
+
+            Telemetry.GenerationDuration.Record(Sdk.Time.GetElapsedTime(started).TotalSeconds, tags);
+        }
+    }
+
+    /// <summary>Re-attaches to the job of this slot when an earlier attempt recorded one, else submits; then waits.</summary>
+    private async Task<GenerationResult> RunJobAsync(IGenerationBackend backend, GenerationRequest request, CancellationToken cancellationToken)
+    {
+        var slot = $"{SlotPrefix}/{Interlocked.Increment(ref _slot)}";
+        var jobId = await Sdk.Store.GetJobAsync(Run.Id, ExecutionKey, slot, cancellationToken).ConfigureAwait(false);
+        if (jobId is null)
+        {
+            return await SubmitAndWaitAsync(backend, request, slot, cancellationToken).ConfigureAwait(false);
+        }
+
+        Sdk.Log.ReattachingJob(backend.Name, jobId, Run.Id, slot);
+        var result = await backend.WaitAsync(jobId, cancellationToken).ConfigureAwait(false);
+        if (result.Status != GenerationStatus.Succeeded)
         {
             // The earlier attempt's job ended badly; this attempt pays for a fresh one.
             result = await SubmitAndWaitAsync(backend, request, slot, cancellationToken).ConfigureAwait(false);
         }
 
-        if (result.Status != GenerationStatus.Succeeded)
-        {
-            AddCost(result.Cost);
-            throw new GenerationException(
-                $"Model '{request.Model}' on '{backend.Name}' ended {result.Status}: {result.Error ?? "no error given"}.",
-                result.JobId);
-        }
+        return result;
+    }
 
-        var files = new List<BlobReference>();
-        foreach (var file in result.Outputs.OfType<FileOutput>())
-        {
-            var stream = await file.OpenReadAsync(cancellationToken).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                files.Add(await ContentInspector.PutDetectedAsync(Sdk.Blobs, stream, null, long.MaxValue, file.MediaType, cancellationToken).ConfigureAwait(false));
-            }
-        }
-
+    /// <summary>Adds a finished job's cost to this context, its span and the cost counter (a failed job may cost too).</summary>
+    private void RecordCost(Activity? activity, string provider, string model, GenerationResult result)
+    {
         AddCost(result.Cost);
-        Telemetry.GenerationCost.Add((double)result.Cost, new KeyValuePair<string, object?>(Telemetry.Tags.Backend, backend.Name));
-        return new GenerationOutcome(result.JobId, request.Model, result.Text, files, result.Cost, result);
+        var currency = result.CostCurrency ?? GenAiConventions.DefaultCurrency;
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(GenAiConventions.CostAmount, (double)result.Cost);
+            activity.SetTag(GenAiConventions.CostCurrency, currency);
+        }
+
+        Telemetry.GenerationCost.Add(
+            (double)result.Cost,
+            new KeyValuePair<string, object?>(GenAiConventions.OperationName, GenAiConventions.GenerateContent),
+            new KeyValuePair<string, object?>(GenAiConventions.ProviderName, provider),
+            new KeyValuePair<string, object?>(GenAiConventions.RequestModel, model),
+            new KeyValuePair<string, object?>(GenAiConventions.CostCurrency, currency));
     }
 
     private async Task<GenerationResult> SubmitAndWaitAsync(IGenerationBackend backend, GenerationRequest request, string slot, CancellationToken cancellationToken)

@@ -190,6 +190,88 @@ public static class TestMedia
         return [.. ftyp, .. meta, .. mdat];
     }
 
+    /// <summary>A WebM: EBML header (doc type webm), then a segment with Info, Tracks (one VP8 track) and a cluster with one block.</summary>
+    /// <param name="live">Write the segment and the cluster with unknown sizes, as a live recorder does.</param>
+    /// <param name="docType">The EBML document type.</param>
+    public static byte[] WebM(bool live = false, string docType = "webm")
+    {
+        var header = Ebml(0x1A45DFA3, [.. Ebml(0x4286, [1]), .. Ebml(0x4282, Encoding.ASCII.GetBytes(docType))]);
+        var info = Ebml(0x1549A966, Ebml(0x2AD7B1, [0x0F, 0x42, 0x40]));
+        var tracks = Ebml(0x1654AE6B, Ebml(0xAE, [.. Ebml(0xD7, [1]), .. Ebml(0x86, "V_VP8"u8.ToArray())]));
+        byte[] clusterBody = [.. Ebml(0xE7, [0]), .. Ebml(0xA3, [0x81, 0, 0, 0x80, .. "a vp8 frame"u8])];
+        byte[] unknown = [0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF];
+        if (live)
+        {
+            return [.. header, .. Id(0x18538067), .. unknown, .. info, .. tracks, .. Id(0x1F43B675), .. unknown, .. clusterBody];
+        }
+
+        return [.. header, .. Ebml(0x18538067, [.. info, .. tracks, .. Ebml(0x1F43B675, clusterBody)])];
+    }
+
+    /// <summary>An MP3: an ID3v2.4 tag (when asked), then MPEG-1 layer III frames at 128 kbit/s and 44.1 kHz, then an ID3v1 tag (when asked).</summary>
+    public static byte[] Mp3(int frames = 1, bool id3v2 = true, bool id3v1 = false)
+    {
+        var bytes = new List<byte>();
+        if (id3v2)
+        {
+            bytes.AddRange([.. "ID3"u8, 4, 0, 0, 0, 0, 0, 10, .. new byte[10]]);
+        }
+
+        for (var i = 0; i < frames; i++)
+        {
+            var frame = new byte[417]; // 144 * 128000 / 44100
+            frame[0] = 0xFF;
+            frame[1] = 0xFB;
+            frame[2] = 0x90;
+            frame[3] = 0x44;
+            frame[100] = (byte)i;
+            bytes.AddRange(frame);
+        }
+
+        if (id3v1)
+        {
+            bytes.AddRange([.. "TAG"u8, .. new byte[125]]);
+        }
+
+        return [.. bytes];
+    }
+
+    /// <summary>A WAV: RIFF/WAVE with a PCM 'fmt ' chunk (mono, 8 kHz, 16 bit), an odd-sized LIST chunk with its pad byte, and 4 sample frames of data.</summary>
+    public static byte[] Wav()
+    {
+        var fmt = new byte[16];
+        BinaryPrimitives.WriteUInt16LittleEndian(fmt, 1);
+        BinaryPrimitives.WriteUInt16LittleEndian(fmt.AsSpan(2), 1);
+        BinaryPrimitives.WriteUInt32LittleEndian(fmt.AsSpan(4), 8000);
+        BinaryPrimitives.WriteUInt32LittleEndian(fmt.AsSpan(8), 16000);
+        BinaryPrimitives.WriteUInt16LittleEndian(fmt.AsSpan(12), 2);
+        BinaryPrimitives.WriteUInt16LittleEndian(fmt.AsSpan(14), 16);
+        byte[] body = [.. "WAVE"u8, .. RiffChunk("fmt ", fmt), .. RiffChunk("LIST", [1, 2, 3]), .. RiffChunk("data", [1, 0, 2, 0, 3, 0, 4, 0])];
+        return RiffChunk("RIFF", body);
+    }
+
+    /// <summary>A RIFF chunk: id, little-endian size, body, and a pad byte when the size is odd.</summary>
+    public static byte[] RiffChunk(string id, byte[] body)
+    {
+        var chunk = new byte[8 + body.Length + (body.Length & 1)];
+        Encoding.ASCII.GetBytes(id).CopyTo(chunk, 0);
+        BinaryPrimitives.WriteUInt32LittleEndian(chunk.AsSpan(4), (uint)body.Length);
+        body.CopyTo(chunk, 8);
+        return chunk;
+    }
+
+    private static byte[] Ebml(uint id, byte[] body)
+    {
+        byte[] size = body.Length < 0x7F ? [(byte)(0x80 | body.Length)] : [(byte)(0x40 | (body.Length >> 8)), (byte)body.Length];
+        return [.. Id(id), .. size, .. body];
+    }
+
+    private static byte[] Id(uint id) =>
+        id > 0xFFFFFF ? [(byte)(id >> 24), (byte)(id >> 16), (byte)(id >> 8), (byte)id]
+        : id > 0xFFFF ? [(byte)(id >> 16), (byte)(id >> 8), (byte)id]
+        : id > 0xFF ? [(byte)(id >> 8), (byte)id]
+        : [(byte)id];
+
     private static byte[] Box(string type, byte[] body)
     {
         var box = new byte[8 + body.Length];
