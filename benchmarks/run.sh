@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the benchmark suite (P1-P7 by default) against a throwaway PostgreSQL server and the S3 emulator, started as
 # test.sh starts them (tests/infra/postgres.sh, tests/infra/s3.sh) unless CHECKPOINTING_POSTGRES / CHECKPOINTING_S3_URL
-# are given, and writes the result tables to benchmarks/results.md.
+# are given, and writes the result tables to benchmarks/results.md (with arguments: to
+# benchmarks/BenchmarkDotNet.Artifacts/results.md, so a partial or dry run leaves the recorded results alone).
 #
 #   benchmarks/run.sh                          the whole suite (about 20 minutes on 2 cores)
 #   benchmarks/run.sh --filter '*P3*'          one class; any BenchmarkDotNet argument is passed on
@@ -30,7 +31,9 @@ dotnet benchmarks/Checkpointing.Benchmarks/bin/Release/net10.0/Checkpointing.Ben
 status=$?
 elapsed=$(( $(date +%s) - started ))
 
+# A run with its own job (e.g. --job dry) or filter is not the suite's result: it goes next to the artifacts.
 results="benchmarks/results.md"
+if [ "$#" -gt 0 ]; then results="$artifacts/results.md"; fi
 {
   echo "# Benchmark results"
   echo
