@@ -4,6 +4,7 @@ using BenchmarkDotNet.Attributes;
 namespace Checkpointing.Benchmarks;
 
 /// <summary>Storing a blob through the file-system store (hash + temp file + rename) against a raw file write.</summary>
+[ShortJob]
 public class BlobStoreBenchmarks
 {
     private byte[] _content = [];

@@ -4,6 +4,7 @@ using BenchmarkDotNet.Attributes;
 namespace Checkpointing.Benchmarks;
 
 /// <summary>Committing a checkpoint of N artifacts and editing one, against plain dictionary inserts of the same records.</summary>
+[ShortJob]
 public class InMemoryStoreBenchmarks
 {
     private InMemoryCheckpointStore _store = null!;

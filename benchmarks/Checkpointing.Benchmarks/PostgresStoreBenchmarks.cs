@@ -10,6 +10,7 @@ namespace Checkpointing.Benchmarks;
 /// and run cost) against the bare minimum in raw Npgsql (one transaction: update + history row). Needs a server:
 /// <c>CHECKPOINTING_POSTGRES</c> (e.g. from <c>tests/infra/postgres.sh</c>).
 /// </summary>
+[ShortJob]
 public class PostgresStoreBenchmarks
 {
     private NpgsqlDataSource _dataSource = null!;

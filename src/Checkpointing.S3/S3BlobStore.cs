@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Net;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
@@ -15,9 +14,11 @@ namespace Checkpointing.S3;
 /// <summary>
 /// A content-addressed blob store on Amazon S3 or any S3-compatible service. A blob is the object
 /// <c>{KeyPrefix}{sha256}</c>. Uploads stream: a blob up to <see cref="S3BlobStoreOptions.MultipartThreshold"/> is
-/// hashed in memory and written with one conditional PUT (<c>If-None-Match: *</c>); a larger one is hashed while it is
-/// uploaded in parts to a temporary key, then copied to its content key (again <c>If-None-Match: *</c>) and the
-/// temporary object deleted. So a blob is only ever visible complete, and identical content is stored once.
+/// hashed in memory and written with one conditional PUT (<c>If-None-Match: *</c>). A larger one goes up as a multipart
+/// upload, <see cref="S3BlobStoreOptions.MaxConcurrentParts"/> parts at a time from a fixed set of part buffers: from a
+/// seekable stream straight to its content key (hashed first, completed with <c>If-None-Match: *</c>); from a stream that
+/// cannot seek to a temporary key while it is hashed, then copied to its content key (again <c>If-None-Match: *</c>) and
+/// the temporary object deleted. So a blob is only ever visible complete, and identical content is stored once.
 /// </summary>
 public sealed class S3BlobStore : IBlobStore, IDisposable
 {
@@ -32,6 +33,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     private readonly string _prefix;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly PartBufferPool _buffers;
 
     /// <summary>Creates the store and the S3 client it owns from <paramref name="options"/>.</summary>
     /// <param name="options">The options; validated here.</param>
@@ -79,6 +81,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         _client = client ?? CreateClient(options);
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<S3BlobStore>();
         _time = time ?? TimeProvider.System;
+        _buffers = new PartBufferPool(options.PartSize, options.MaxConcurrentParts);
         _logger.StoreOpened(_bucket, _prefix);
     }
 
@@ -87,6 +90,9 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
     /// <summary>The prefix of every key the store writes.</summary>
     public string KeyPrefix => _prefix;
+
+    /// <summary>The part buffers (for tests: their size, how many were allocated and in use at once).</summary>
+    internal PartBufferPool PartBuffers => _buffers;
 
     /// <summary>Builds the <see cref="AmazonS3Config"/> the store uses for a client it creates itself.</summary>
     /// <param name="options">The options.</param>
@@ -123,35 +129,77 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Up to <see cref="S3BlobStoreOptions.MultipartThreshold"/> bytes go up in one conditional PUT. A larger seekable
+    /// stream is hashed first, then read again and uploaded in parts straight to its content key (no copy); a larger
+    /// stream that cannot seek is uploaded in parts to a temporary key while it is hashed, then copied to its content
+    /// key. Parts go up <see cref="S3BlobStoreOptions.MaxConcurrentParts"/> at a time from the store's part buffers.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The blob needs more than S3's 10,000 parts, or a seekable stream changed between its two reads.</exception>
     public async Task<BlobReference> PutAsync(Stream content, string mediaType, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(content);
         ArgumentException.ThrowIfNullOrWhiteSpace(mediaType);
 
-        // Read up to one byte more than the threshold: a blob that fits goes up in one PUT straight to its content key.
-        var threshold = _options.MultipartThreshold;
-        var head = ArrayPool<byte>.Shared.Rent(threshold + 1);
+        var start = content.CanSeek ? content.Position : -1;
+        var head = new List<(byte[] Buffer, int Length)>();
         try
         {
-            var read = await FillAsync(content, head, threshold + 1, cancellationToken).ConfigureAwait(false);
-            if (read <= threshold)
+            // Read whole part buffers until more than the threshold is held or the stream ends: a blob that fits goes up
+            // in one PUT straight to its content key; otherwise the buffers already read become the first parts.
+            var threshold = _options.MultipartThreshold;
+            long held = 0;
+            while (held <= threshold)
             {
-                var hash = Convert.ToHexStringLower(SHA256.HashData(head.AsSpan(0, read)));
-                await PutSmallAsync(hash, head, read, mediaType, cancellationToken).ConfigureAwait(false);
-                return new BlobReference(hash, read, mediaType);
+                var buffer = _buffers.Rent();
+                var n = await FillAsync(content, buffer, buffer.Length, cancellationToken).ConfigureAwait(false);
+                if (n == 0)
+                {
+                    _buffers.Return(buffer);
+                    break;
+                }
+
+                head.Add((buffer, n));
+                held += n;
+                if (n < buffer.Length)
+                {
+                    break;
+                }
             }
 
-            return await PutMultipartAsync(head, read, content, mediaType, cancellationToken).ConfigureAwait(false);
+            if (held <= threshold)
+            {
+                using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                foreach (var (buffer, length) in head)
+                {
+                    hasher.AppendData(buffer, 0, length);
+                }
+
+                var hash = Convert.ToHexStringLower(hasher.GetHashAndReset());
+                await PutSmallAsync(hash, head, held, mediaType, cancellationToken).ConfigureAwait(false);
+                return new BlobReference(hash, held, mediaType);
+            }
+
+            return start >= 0
+                ? await PutSeekableAsync(head, content, start, mediaType, cancellationToken).ConfigureAwait(false)
+                : await PutThroughTemporaryKeyAsync(head, content, mediaType, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(head);
+            // Buffers handed on to part uploads are cleared from the list; only those still held here are returned.
+            foreach (var (buffer, _) in head)
+            {
+                if (buffer is not null)
+                {
+                    _buffers.Return(buffer);
+                }
+            }
         }
     }
 
-    private async Task PutSmallAsync(string hash, byte[] buffer, int length, string mediaType, CancellationToken cancellationToken)
+    private async Task PutSmallAsync(string hash, List<(byte[] Buffer, int Length)> segments, long length, string mediaType, CancellationToken cancellationToken)
     {
-        using var body = new MemoryStream(buffer, 0, length, writable: false);
+        using var body = new SegmentStream(segments);
         var request = new PutObjectRequest
         {
             BucketName = _bucket,
@@ -180,75 +228,116 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
         }
     }
 
-    private async Task<BlobReference> PutMultipartAsync(byte[] head, int headLength, Stream rest, string mediaType, CancellationToken cancellationToken)
+    /// <summary>
+    /// A seekable stream larger than the threshold: hashed in a first pass, so the parts go up straight to the content key
+    /// and no server-side copy is needed. The second pass hashes again and the upload is completed only when both agree.
+    /// </summary>
+    private async Task<BlobReference> PutSeekableAsync(List<(byte[] Buffer, int Length)> head, Stream content, long start, string mediaType, CancellationToken cancellationToken)
     {
-        var tempKey = $"{_prefix}{TempFolder}{Guid.NewGuid():N}";
-        var start = await Call(
-            () => _client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = tempKey, ContentType = mediaType }, cancellationToken),
-            "start a multipart upload").ConfigureAwait(false);
-        var uploadId = start.UploadId;
-        _logger.MultipartStarted(uploadId, tempKey);
-
         string hash;
         long size = 0;
-        var parts = new List<PartETag>();
-        var completed = false;
-        try
+        using (var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256))
         {
-            using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var partSize = _options.PartSize;
-            var part = ArrayPool<byte>.Shared.Rent(partSize);
-            try
+            foreach (var (buffer, length) in head)
             {
-                // The bytes already read come first, then the rest of the stream; each part is filled before it is sent.
-                var source = new PrefixedStream(head.AsMemory(0, headLength), rest);
-                while (true)
-                {
-                    var n = await FillAsync(source, part, partSize, cancellationToken).ConfigureAwait(false);
-                    if (n == 0)
-                    {
-                        break;
-                    }
-
-                    if (parts.Count == MaxParts)
-                    {
-                        throw new InvalidOperationException(
-                            $"The blob is larger than S3's limit of {MaxParts} parts of {partSize} bytes; raise S3BlobStoreOptions.PartSize.");
-                    }
-
-                    hasher.AppendData(part, 0, n);
-                    size += n;
-                    using var body = new MemoryStream(part, 0, n, writable: false);
-                    var partNumber = parts.Count + 1;
-                    var uploaded = await Call(() => _client.UploadPartAsync(new UploadPartRequest
-                    {
-                        BucketName = _bucket,
-                        Key = tempKey,
-                        UploadId = uploadId,
-                        PartNumber = partNumber,
-                        PartSize = n,
-                        InputStream = body,
-                        UseChunkEncoding = false,
-                    }, cancellationToken), "upload a part").ConfigureAwait(false);
-                    parts.Add(new PartETag(partNumber, uploaded.ETag));
-                    if (n < partSize)
-                    {
-                        break;
-                    }
-                }
+                hasher.AppendData(buffer, 0, length);
+                size += length;
             }
-            finally
+
+            // The rest of the stream is hashed through the last head buffer; the head is read again with the rest below.
+            var scratch = head[^1].Buffer;
+            int n;
+            while ((n = await content.ReadAsync(scratch, cancellationToken).ConfigureAwait(false)) > 0)
             {
-                ArrayPool<byte>.Shared.Return(part);
+                hasher.AppendData(scratch, 0, n);
+                size += n;
             }
 
             hash = Convert.ToHexStringLower(hasher.GetHashAndReset());
+        }
+
+        foreach (var (buffer, _) in head)
+        {
+            _buffers.Return(buffer);
+        }
+
+        head.Clear();
+
+        var partSize = _options.PartSize;
+        if ((size + partSize - 1) / partSize > MaxParts)
+        {
+            throw TooManyParts(partSize);
+        }
+
+        if (await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false))
+        {
+            return new BlobReference(hash, size, mediaType);
+        }
+
+        content.Seek(start, SeekOrigin.Begin);
+        var key = KeyOf(hash);
+        var uploadId = await StartMultipartAsync(key, mediaType, cancellationToken).ConfigureAwait(false);
+        var completed = false;
+        try
+        {
+            var upload = await UploadPartsAsync(key, uploadId, head, content, cancellationToken).ConfigureAwait(false);
+            if (upload.Hash != hash || upload.Size != size)
+            {
+                throw new InvalidOperationException(
+                    $"The stream changed while it was uploaded: its first read gave {size} bytes with SHA-256 {hash}, its second {upload.Size} bytes with {upload.Hash}. " +
+                    "Pass a stream whose content does not change (or one that cannot seek, which is read once).");
+            }
+
+            var complete = new CompleteMultipartUploadRequest { BucketName = _bucket, Key = key, UploadId = uploadId, PartETags = upload.Parts, IfNoneMatch = "*" };
+            try
+            {
+                await Call(() => _client.CompleteMultipartUploadAsync(complete, cancellationToken), "complete a multipart upload").ConfigureAwait(false);
+                completed = true;
+                _logger.BlobStored(hash, size, upload.Parts.Count);
+            }
+            catch (S3BlobStoreException e) when (IsAlreadyStored(e))
+            {
+                // Stored by another writer since the refresh above: keep theirs (same bytes) and drop this upload.
+                if (!await RefreshAsync(hash, mediaType, cancellationToken).ConfigureAwait(false))
+                {
+                    complete.IfNoneMatch = null;
+                    await Call(() => _client.CompleteMultipartUploadAsync(complete, cancellationToken), "complete a multipart upload").ConfigureAwait(false);
+                    completed = true;
+                    _logger.BlobStored(hash, size, upload.Parts.Count);
+                }
+            }
+        }
+        finally
+        {
+            if (!completed)
+            {
+                await AbortAsync(key, uploadId).ConfigureAwait(false);
+            }
+        }
+
+        return new BlobReference(hash, size, mediaType);
+    }
+
+    /// <summary>
+    /// A stream that cannot seek and is larger than the threshold: its hash is known only after the last byte, when the
+    /// parts are already stored, and S3 cannot rename an object, so the parts go to a temporary key that is then copied
+    /// to the content key (conditionally) and deleted.
+    /// </summary>
+    private async Task<BlobReference> PutThroughTemporaryKeyAsync(List<(byte[] Buffer, int Length)> head, Stream rest, string mediaType, CancellationToken cancellationToken)
+    {
+        var tempKey = $"{_prefix}{TempFolder}{Guid.NewGuid():N}";
+        var uploadId = await StartMultipartAsync(tempKey, mediaType, cancellationToken).ConfigureAwait(false);
+        (List<PartETag> Parts, string Hash, long Size) upload;
+        var completed = false;
+        try
+        {
+            upload = await UploadPartsAsync(tempKey, uploadId, head, rest, cancellationToken).ConfigureAwait(false);
             await Call(() => _client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
             {
                 BucketName = _bucket,
                 Key = tempKey,
                 UploadId = uploadId,
-                PartETags = parts,
+                PartETags = upload.Parts,
             }, cancellationToken), "complete a multipart upload").ConfigureAwait(false);
             completed = true;
         }
@@ -258,6 +347,7 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
             throw;
         }
 
+        var (parts, hash, size) = upload;
         try
         {
             var copy = new CopyObjectRequest
@@ -291,6 +381,137 @@ public sealed class S3BlobStore : IBlobStore, IDisposable
 
         return new BlobReference(hash, size, mediaType);
     }
+
+    private async Task<string> StartMultipartAsync(string key, string mediaType, CancellationToken cancellationToken)
+    {
+        var start = await Call(
+            () => _client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = _bucket, Key = key, ContentType = mediaType }, cancellationToken),
+            "start a multipart upload").ConfigureAwait(false);
+        _logger.MultipartStarted(start.UploadId, key);
+        return start.UploadId;
+    }
+
+    /// <summary>
+    /// Uploads the parts of a multipart upload, at most <see cref="S3BlobStoreOptions.MaxConcurrentParts"/> at a time:
+    /// first the filled buffers of <paramref name="head"/> (taken over: their entries are cleared), then the rest of
+    /// <paramref name="rest"/>, each part read into a buffer from the pool only once a slot is free, so the upload holds at
+    /// most <c>max(head buffers, MaxConcurrentParts)</c> buffers. The bytes are hashed in order as they are read. When a
+    /// part or the source fails, the parts still in flight are cancelled and awaited, and the first failure is thrown.
+    /// </summary>
+    private async Task<(List<PartETag> Parts, string Hash, long Size)> UploadPartsAsync(
+        string key, string uploadId, List<(byte[] Buffer, int Length)> head, Stream rest, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        using var slots = new SemaphoreSlim(_options.MaxConcurrentParts);
+        using var hasher = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var partSize = _options.PartSize;
+        var sending = new List<Task<PartETag>>();
+        long size = 0;
+        try
+        {
+            var next = 0;
+            var ended = false;
+            while (!ended)
+            {
+                await slots.WaitAsync(stop.Token).ConfigureAwait(false);
+                byte[] buffer;
+                int n;
+                if (next < head.Count)
+                {
+                    (buffer, n) = head[next];
+                    head[next++] = default;
+                }
+                else
+                {
+                    buffer = _buffers.Rent();
+                    try
+                    {
+                        n = await FillAsync(rest, buffer, partSize, stop.Token).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        _buffers.Return(buffer);
+                        slots.Release();
+                        throw;
+                    }
+                }
+
+                if (n == 0)
+                {
+                    _buffers.Return(buffer);
+                    slots.Release();
+                    break;
+                }
+
+                ended = n < partSize;
+                if (sending.Count == MaxParts)
+                {
+                    _buffers.Return(buffer);
+                    slots.Release();
+                    throw TooManyParts(partSize);
+                }
+
+                hasher.AppendData(buffer, 0, n);
+                size += n;
+                var partNumber = sending.Count + 1;
+                sending.Add(Task.Run(() => SendPartAsync(key, uploadId, partNumber, buffer, n, slots, stop.Token), CancellationToken.None));
+                if (sending.Exists(t => t.IsFaulted || t.IsCanceled))
+                {
+                    break;
+                }
+            }
+
+            var parts = await Task.WhenAll(sending).ConfigureAwait(false);
+            return ([.. parts], Convert.ToHexStringLower(hasher.GetHashAndReset()), size);
+        }
+        catch (Exception e)
+        {
+            await stop.CancelAsync().ConfigureAwait(false);
+            try
+            {
+                await Task.WhenAll(sending).ConfigureAwait(false);
+            }
+            catch (Exception) when (sending.Count > 0)
+            {
+                // Reported below: the first real failure, not the cancellations it caused.
+            }
+
+            var first = sending.Where(t => t.IsFaulted).Select(t => t.Exception!.InnerException!).FirstOrDefault(x => x is not OperationCanceledException);
+            if (e is OperationCanceledException && first is not null && !cancellationToken.IsCancellationRequested)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+            }
+
+            throw;
+        }
+    }
+
+    private async Task<PartETag> SendPartAsync(string key, string uploadId, int partNumber, byte[] buffer, int length, SemaphoreSlim slots, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var body = new MemoryStream(buffer, 0, length, writable: false);
+            var uploaded = await Call(() => _client.UploadPartAsync(new UploadPartRequest
+            {
+                BucketName = _bucket,
+                Key = key,
+                UploadId = uploadId,
+                PartNumber = partNumber,
+                PartSize = length,
+                InputStream = body,
+                UseChunkEncoding = false,
+            }, cancellationToken), "upload a part").ConfigureAwait(false);
+            return new PartETag(partNumber, uploaded.ETag);
+        }
+        finally
+        {
+            _buffers.Return(buffer);
+            slots.Release();
+        }
+    }
+
+    private static InvalidOperationException TooManyParts(int partSize) =>
+        new($"The blob is larger than S3's limit of {MaxParts} parts of {partSize} bytes; raise S3BlobStoreOptions.PartSize.");
 
     /// <summary>
     /// Restarts the garbage collector's grace period of a blob that was stored before (as the file-system store does):

@@ -19,6 +19,9 @@ public sealed class S3BlobStoreOptions
     /// <summary>The largest <see cref="PartSize"/> and <see cref="MultipartThreshold"/> this store allows (both are held in memory): 1 GiB.</summary>
     public const int MaxBufferSize = 1024 * MiB;
 
+    /// <summary>The largest <see cref="MaxConcurrentParts"/>: 64.</summary>
+    public const int MaxPartConcurrency = 64;
+
     /// <summary>The bucket that holds the blobs. It must exist; the store never creates or deletes buckets.</summary>
     /// <value>Default: null (required). 3-63 characters from a-z, 0-9, '.' and '-'.</value>
     public string? BucketName { get; set; }
@@ -64,18 +67,27 @@ public sealed class S3BlobStoreOptions
     public string? SecretKey { get; set; }
 
     /// <summary>
-    /// Blobs up to this size are uploaded with one PUT; larger ones with a multipart upload. The first
-    /// <c>MultipartThreshold + 1</c> bytes of an upload are held in memory to decide.
+    /// Blobs up to this size are uploaded with one PUT; larger ones with a multipart upload. Up to
+    /// <c>MultipartThreshold + 1</c> bytes of an upload are read into part buffers (whole <see cref="PartSize"/> buffers,
+    /// so <c>⌈(MultipartThreshold + 1) / PartSize⌉</c> of them) to decide.
     /// </summary>
     /// <value>Default: 16 MiB. Between 0 and 1 GiB (below <see cref="PartSize"/> a blob may go up as a multipart upload of one part).</value>
     public int MultipartThreshold { get; set; } = 16 * MiB;
 
     /// <summary>
-    /// The size of each part of a multipart upload; one part is held in memory at a time. S3 allows 10,000 parts, so
-    /// the largest blob is <c>PartSize × 10,000</c> (80 GB by default).
+    /// The size of each part of a multipart upload, and of each of the store's part buffers (allocated at exactly this
+    /// size and reused). S3 allows 10,000 parts, so the largest blob is <c>PartSize × 10,000</c> (about 62 GB by default).
     /// </summary>
-    /// <value>Default: 8 MiB. Between 5 MiB and 1 GiB.</value>
-    public int PartSize { get; set; } = 8 * MiB;
+    /// <value>Default: 6 MiB. Between 5 MiB and 1 GiB.</value>
+    public int PartSize { get; set; } = 6 * MiB;
+
+    /// <summary>
+    /// How many parts of one multipart upload are sent at the same time. Each part in flight holds one part buffer, so an
+    /// upload holds at most <c>max(MaxConcurrentParts, ⌈(MultipartThreshold + 1) / PartSize⌉) × PartSize</c> bytes
+    /// (24 MiB with the defaults), whatever the size of the blob.
+    /// </summary>
+    /// <value>Default: 4. Between 1 and 64.</value>
+    public int MaxConcurrentParts { get; set; } = 4;
 
     /// <summary>The longest lifetime a presigned read URL gets; longer requests are shortened to it.</summary>
     /// <value>Default: 1 hour. More than zero and at most 7 days (the SigV4 limit).</value>

@@ -76,6 +76,11 @@ internal sealed partial class S3BlobStoreOptionsValidator(IServiceProviderIsServ
             errors.Add($"S3BlobStoreOptions.PartSize is {options.PartSize}; set it between {S3BlobStoreOptions.MinPartSize} (5 MiB, the S3 minimum) and {S3BlobStoreOptions.MaxBufferSize} (1 GiB) bytes.");
         }
 
+        if (options.MaxConcurrentParts is < 1 or > S3BlobStoreOptions.MaxPartConcurrency)
+        {
+            errors.Add($"S3BlobStoreOptions.MaxConcurrentParts is {options.MaxConcurrentParts}; set it between 1 (one part at a time) and {S3BlobStoreOptions.MaxPartConcurrency}.");
+        }
+
         if (options.MaxReadUrlLifetime <= TimeSpan.Zero || options.MaxReadUrlLifetime > TimeSpan.FromDays(7))
         {
             errors.Add($"S3BlobStoreOptions.MaxReadUrlLifetime is {options.MaxReadUrlLifetime}; set it above zero and at most 7 days (the longest a SigV4 presigned URL lives).");

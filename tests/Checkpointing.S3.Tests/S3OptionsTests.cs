@@ -23,7 +23,8 @@ public sealed class S3OptionsTests
         Assert.Null(options.AccessKey);
         Assert.Null(options.SecretKey);
         Assert.Equal(16 * 1024 * 1024, options.MultipartThreshold);
-        Assert.Equal(8 * 1024 * 1024, options.PartSize);
+        Assert.Equal(6 * 1024 * 1024, options.PartSize);
+        Assert.Equal(4, options.MaxConcurrentParts);
         Assert.Equal(TimeSpan.FromHours(1), options.MaxReadUrlLifetime);
         Assert.Equal(1000, options.ListPageSize);
         Assert.Null(options.ConfigureClient);
@@ -53,6 +54,7 @@ public sealed class S3OptionsTests
             AccessKey = "key",
             MultipartThreshold = -1,
             PartSize = 1024,
+            MaxConcurrentParts = 0,
             MaxReadUrlLifetime = TimeSpan.FromDays(8),
             ListPageSize = 5000,
         };
@@ -68,6 +70,7 @@ public sealed class S3OptionsTests
             "S3BlobStoreOptions.AccessKey is set but SecretKey is not; set both, or neither to use the SDK's default credentials.",
             "S3BlobStoreOptions.MultipartThreshold is -1; set it between 0 and 1073741824 (1 GiB) bytes.",
             "S3BlobStoreOptions.PartSize is 1024; set it between 5242880 (5 MiB, the S3 minimum) and 1073741824 (1 GiB) bytes.",
+            "S3BlobStoreOptions.MaxConcurrentParts is 0; set it between 1 (one part at a time) and 64.",
             "S3BlobStoreOptions.MaxReadUrlLifetime is 8.00:00:00; set it above zero and at most 7 days (the longest a SigV4 presigned URL lives).",
             "S3BlobStoreOptions.ListPageSize is 5000; set it between 1 and 1000.",
         ], failures);
@@ -96,6 +99,43 @@ public sealed class S3OptionsTests
         var result = new S3BlobStoreOptionsValidator().Validate(null, new S3BlobStoreOptions { BucketName = "my.bucket-1", Region = "eu-west-1", KeyPrefix = prefix });
 
         Assert.True(result.Succeeded, string.Join("; ", result.Failures ?? []));
+    }
+
+    [Theory]
+    [InlineData(-1, false)]
+    [InlineData(0, false)]
+    [InlineData(1, true)]
+    [InlineData(64, true)]
+    [InlineData(65, false)]
+    public void MaxConcurrentParts_is_between_1_and_64(int value, bool valid)
+    {
+        var result = new S3BlobStoreOptionsValidator().Validate(null, new S3BlobStoreOptions { BucketName = "b-1", Region = "us-east-1", MaxConcurrentParts = value });
+
+        if (valid)
+        {
+            Assert.True(result.Succeeded, string.Join("; ", result.Failures ?? []));
+        }
+        else
+        {
+            Assert.Equal($"S3BlobStoreOptions.MaxConcurrentParts is {value}; set it between 1 (one part at a time) and 64.", Assert.Single(result.Failures!));
+        }
+    }
+
+    [Fact]
+    public void UseS3_refuses_MaxConcurrentParts_out_of_range_at_start_up()
+    {
+        var services = new ServiceCollection();
+        services.AddCheckpointing(b => b.UseS3(o =>
+        {
+            o.BucketName = "b-1";
+            o.Region = "us-east-1";
+            o.MaxConcurrentParts = 65;
+        }));
+        using var provider = services.BuildServiceProvider();
+
+        var e = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IBlobStore>());
+
+        Assert.Equal("S3BlobStoreOptions.MaxConcurrentParts is 65; set it between 1 (one part at a time) and 64.", Assert.Single(e.Failures));
     }
 
     [Fact]
