@@ -4,6 +4,7 @@ using VideoPipeline.Tests.Support;
 namespace VideoPipeline.Tests;
 
 /// <summary>A process killed in the middle of a phase; another process resumes it without paying for any job twice.</summary>
+[Collection(SignalsCollection.Name)]
 public sealed class CrashTests
 {
     [Fact]

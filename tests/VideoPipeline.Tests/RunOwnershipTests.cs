@@ -7,6 +7,7 @@ namespace VideoPipeline.Tests;
 /// One executor per run across processes: every command and worker is its own process, on one SQLite data folder or
 /// one PostgreSQL schema. The studio backend's job files count what was paid for.
 /// </summary>
+[Collection(SignalsCollection.Name)]
 public sealed class RunOwnershipTests
 {
     private static string PostgresConnection =>

@@ -17,17 +17,19 @@ public static class RunProgress
         var settled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var ui = session.Ui;
 
+        var shown = false;
         async Task<T> RunAsync(Action<CheckpointEvent> show)
         {
-            var pump = PumpAsync(events, show, settled);
+            var pump = PumpAsync(events, e => { shown = true; show(e); }, settled);
             try
             {
                 return await work(ct);
             }
             finally
             {
-                // Events are published before the runner returns; give the pump a moment to show the last ones.
-                await Task.WhenAny(settled.Task, Task.Delay(TimeSpan.FromMilliseconds(300), CancellationToken.None));
+                // Events are logged before the runner returns, but the pump reads the log on its own schedule (another
+                // process's events by polling): give it a moment to show the last ones, longer once it showed some.
+                await Task.WhenAny(settled.Task, Task.Delay(TimeSpan.FromMilliseconds(shown ? 1500 : 300), CancellationToken.None));
                 await stop.CancelAsync();
                 await pump;
             }
