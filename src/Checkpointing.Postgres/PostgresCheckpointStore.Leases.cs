@@ -23,7 +23,7 @@ public sealed partial class PostgresCheckpointStore
     public Task<Run?> TryClaimRunAsync(Guid runId, string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         RunLease.ValidateClaim(owner, now, expiresAt);
-        return InTransactionAsync("TryClaimRun", async db =>
+        return InOneTripAsync("TryClaimRun", async db =>
         {
             var claimed = await QuerySingleAsync(db, MapRun, $"""
                 UPDATE {_s}.runs SET lease_owner = @owner, lease_expires_at = @expires, lease_token = lease_token + 1
@@ -49,7 +49,7 @@ public sealed partial class PostgresCheckpointStore
     public Task<Run?> ClaimNextRunAsync(string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         RunLease.ValidateClaim(owner, now, expiresAt);
-        return InTransactionAsync("ClaimNextRun", db => QuerySingleAsync(db, MapRun, $"""
+        return InOneTripAsync("ClaimNextRun", db => QuerySingleAsync(db, MapRun, $"""
             WITH next AS (
                 SELECT id AS claim_id FROM {_s}.runs
                 WHERE status IN ('Queued', 'Running') AND NOT {LeaseHeldSql}
@@ -66,7 +66,7 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task RenewLeaseAsync(Guid runId, long fencingToken, DateTimeOffset expiresAt, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("RenewLease", async db =>
+        InOneTripAsync("RenewLease", async db =>
         {
             var renewed = await ExecuteAsync(db, $"""
                 UPDATE {_s}.runs SET lease_expires_at = @expires
@@ -83,18 +83,16 @@ public sealed partial class PostgresCheckpointStore
 
     /// <inheritdoc />
     public Task ReleaseLeaseAsync(Guid runId, long fencingToken, DateTimeOffset at, CancellationToken cancellationToken = default) =>
-        InTransactionAsync("ReleaseLease", async db =>
+        InOneTripAsync("ReleaseLease", async db =>
         {
-            var released = await QuerySingleAsync(db, MapRun, $"""
-                UPDATE {_s}.runs SET lease_owner = NULL, lease_expires_at = @at
-                WHERE id = @id AND lease_token = @token AND lease_owner IS NOT NULL
-                RETURNING {RunColumns};
-                """, ("id", runId), ("token", fencingToken), ("at", at)).ConfigureAwait(false);
-            if (released is not null)
-            {
-                await NotifyIfClaimableAsync(db, released).ConfigureAwait(false);
-            }
-
+            // One statement: the release, and the wake-up of idle workers when the run is left with work to claim.
+            await ExecuteAsync(db, $"""
+                WITH released AS (
+                    UPDATE {_s}.runs SET lease_owner = NULL, lease_expires_at = @at
+                    WHERE id = @id AND lease_token = @token AND lease_owner IS NOT NULL
+                    RETURNING status)
+                SELECT pg_notify(@channel, @payload) FROM released WHERE status IN ('Queued', 'Running');
+                """, ("id", runId), ("token", fencingToken), ("at", at), ("channel", NotificationChannel), ("payload", WorkNotification)).ConfigureAwait(false);
             return true;
         }, cancellationToken);
 

@@ -104,7 +104,7 @@ public sealed class CrossProcessTests
         Assert.Single(both, r => r.Stdout.Contains("was already continued in this state", StringComparison.Ordinal));
 
         // The one that waited followed the other process's progress from the run's event log.
-        Assert.All(both, r => Assert.Contains("unit 2 done (2/2", r.Stdout, StringComparison.Ordinal));
+        Assert.All(both, r => Assert.Contains(" done (2/2,", r.Stdout, StringComparison.Ordinal));
         Assert.Equal(Ids.PausedCheckpoint(both[0].Stdout), Ids.PausedCheckpoint(both[1].Stdout));
 
         var checkpoints = (await app.SucceedAsync("checkpoints")).Stdout;

@@ -112,12 +112,15 @@ public sealed class CheckpointRunner
                 run = await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false);
                 if (recorded is null || !IsAt(run, nextPhase, recorded.Branch, checkpoint.Id))
                 {
-                    if (run.IsLeaseHeld(_sdk.Now))
+                    if (run.IsLeaseHeld(_sdk.Now) && run.Status == RunStatus.Running)
                     {
                         throw new RunBusyException(run.Id, run.LeaseOwner!, run.LeaseExpiresAt!.Value, run.CurrentPhase);
                     }
 
-                    continue; // the lease just ended: claim again
+                    // The lease just ended, or its holder has claimed the run but not yet recorded what it does (another
+                    // caller of this very continue, a moment ahead): look again shortly.
+                    await Task.Delay(TimeSpan.FromMilliseconds(20), cancellationToken).ConfigureAwait(false);
+                    continue;
                 }
 
                 var settled = await WaitWhileExecutingAsync(run.Id, nextPhase, recorded.Branch, checkpoint.Id, options?.Queue == true, cancellationToken).ConfigureAwait(false);

@@ -1,0 +1,139 @@
+using System.Reflection;
+using Checkpointing.Tests.Support;
+
+namespace Checkpointing.Tests;
+
+/// <summary>
+/// What a continue records is what the next phase gets: every concurrent caller sees the same result, an edit that lands
+/// after the continue was recorded never leaks into the phase, and a failure that cannot be recorded leaves the run
+/// interrupted rather than running forever.
+/// </summary>
+public class ContinueAtomicityTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task Ten_concurrent_continues_of_one_checkpoint_all_get_the_one_checkpoint_the_phase_made()
+    {
+        var store = new InMemoryCheckpointStore();
+        var hosts = Enumerable.Range(0, 10).Select(_ => new TestHost(store: store)).ToList();
+        try
+        {
+            var plan = (await hosts[0].StartAsync()).Checkpoint!;
+            var release = new TaskCompletionSource();
+            foreach (var host in hosts)
+            {
+                host.Backend.BeforeComplete = async (_, token) => await release.Task.WaitAsync(token);
+            }
+
+            var calls = hosts.Select(h => Task.Run(() => h.Runner.ContinueAsync(plan.Id, cancellationToken: Ct), Ct)).ToList();
+            await Task.Delay(300, Ct);
+            release.SetResult();
+            var results = await Task.WhenAll(calls);
+
+            var made = Assert.Single(await store.ListCheckpointsAsync(plan.RunId, null, Ct), c => c.Phase == 2);
+            Assert.All(results, r => Assert.Equal((made.Id, RunStatus.Paused, 2, BranchNames.Main), (r.Checkpoint?.Id ?? Guid.Empty, r.Status, r.NextPhase, r.Branch)));
+            Assert.Single(results, r => !r.AlreadyContinued);
+            var beats = (await store.GetArtifactsAsync(made.Id, Ct)).Count;
+            Assert.Equal(beats, hosts.Sum(h => h.Backend.SubmitCount(r => r.Model.StartsWith("image", StringComparison.Ordinal)))); // one image per beat, once
+        }
+        finally
+        {
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_edit_landing_right_after_the_continue_is_recorded_does_not_leak_into_the_unforked_phase()
+    {
+        var inner = new InMemoryCheckpointStore();
+        var store = StoreHook.Wrap(inner);
+        await using var host = new TestHost(store: store);
+        var plan = (await host.StartAsync()).Checkpoint!;
+
+        // Right after the store records the continuation (unedited: no fork), someone edits the spec.
+        StoreHook.Of(store).AfterContinue = async request =>
+        {
+            var spec = (await inner.GetArtifactAsync(request.CheckpointId, "spec", "spec", Ct))!;
+            await host.Editor.PatchJsonAsync(request.CheckpointId, "spec", "spec", """{"template":"ZEBRA"}""", cancellationToken: Ct);
+            Assert.Equal(2, (await inner.GetArtifactAsync(request.CheckpointId, "spec", "spec", Ct))!.Version);
+            _ = spec;
+        };
+
+        var result = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+
+        Assert.Equal((BranchNames.Main, false), (result.Branch, result.BranchCreated));
+        var consumed = Assert.Single(result.Checkpoint!.Consumed, p => p.Type == "spec");
+        Assert.Equal(1, consumed.Version); // exactly what was fingerprinted when the continue was recorded
+        Assert.DoesNotContain(host.Backend.Jobs, j => j.Value.Input.ToJsonString().Contains("ZEBRA", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_failure_the_store_cannot_record_leaves_the_run_interrupted_not_running()
+    {
+        var inner = new InMemoryCheckpointStore();
+        var store = StoreHook.Wrap(inner);
+        await using var host = new TestHost(store: store);
+        var plan = (await host.StartAsync()).Checkpoint!;
+        host.Backend.FailWhen = _ => "model overloaded";
+        StoreHook.Of(store).OnUpdateRunState = state => state.Status == RunStatus.Failed ? throw new IOException("No space left on device") : null;
+
+        await Assert.ThrowsAsync<IOException>(() => host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct));
+
+        var run = (await inner.GetRunAsync(plan.RunId, Ct))!;
+        Assert.Equal(RunStatus.Running, run.Status);
+        Assert.Null(run.LeaseOwner);
+        Assert.NotNull(run.GetInterruptedSince(DateTimeOffset.UtcNow)); // reads as interrupted at once: retry resumes it
+    }
+}
+
+/// <summary>A store that forwards every call to another and lets a test act around some of them.</summary>
+public class StoreHook : DispatchProxy
+{
+    private ICheckpointStore _inner = null!;
+
+    public Func<ContinuationRequest, Task>? AfterContinue { get; set; }
+
+    public Func<RunState, Exception?>? OnUpdateRunState { get; set; }
+
+    public static ICheckpointStore Wrap(ICheckpointStore inner)
+    {
+        var proxy = Create<ICheckpointStore, StoreHook>();
+        ((StoreHook)(object)proxy)._inner = inner;
+        return proxy;
+    }
+
+    public static StoreHook Of(ICheckpointStore store) => (StoreHook)(object)store;
+
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        ArgumentNullException.ThrowIfNull(targetMethod);
+        if (targetMethod.Name == nameof(ICheckpointStore.UpdateRunStateAsync) && OnUpdateRunState?.Invoke((RunState)args![1]!) is { } error)
+        {
+            return Task.FromException<Run>(error);
+        }
+
+        var result = targetMethod.Invoke(_inner, args);
+        if (targetMethod.Name == nameof(ICheckpointStore.ContinueAsync) && AfterContinue is { } after)
+        {
+            var request = (ContinuationRequest)args![0]!;
+            return ThenAsync((Task<Continuation>)result!, request, after);
+        }
+
+        return result;
+    }
+
+    private static async Task<Continuation> ThenAsync(Task<Continuation> call, ContinuationRequest request, Func<ContinuationRequest, Task> after)
+    {
+        var continuation = await call.ConfigureAwait(false);
+        if (!continuation.Existing)
+        {
+            await after(request).ConfigureAwait(false);
+        }
+
+        return continuation;
+    }
+}
