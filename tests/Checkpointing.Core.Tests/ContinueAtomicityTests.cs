@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.Extensions.DependencyInjection;
 using Checkpointing.Tests.Support;
 
 namespace Checkpointing.Tests;
@@ -90,6 +91,80 @@ public class ContinueAtomicityTests
     }
 }
 
+public class InterruptAndCancelTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_caller_that_stops_waiting_interrupts_the_run_and_leaves_its_jobs_running()
+    {
+        await using var host = new TestHost();
+        var plan = (await host.StartAsync()).Checkpoint!;
+        var waiting = new TaskCompletionSource();
+        host.Backend.BeforeComplete = async (_, token) =>
+        {
+            waiting.TrySetResult();
+            await Task.Delay(Timeout.Infinite, token);
+        };
+        using var caller = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+
+        var running = host.Runner.ContinueAsync(plan.Id, cancellationToken: caller.Token);
+        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await caller.CancelAsync();
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        var run = (await host.Store.GetRunAsync(plan.RunId, Ct))!;
+        Assert.Equal(RunStatus.Running, run.Status);
+        Assert.NotNull(run.GetInterruptedSince(DateTimeOffset.UtcNow));
+        Assert.Empty(host.Backend.Cancelled);
+        Assert.NotEmpty(await host.Store.GetJobAsync(plan.RunId, $"phase/main/2/{plan.Id:N}", "unit-1/1", Ct) ?? "");
+    }
+
+    [Fact]
+    public async Task Cancelling_from_another_process_stops_the_executor_and_cancels_its_jobs()
+    {
+        var store = new InMemoryCheckpointStore();
+        await using var executor = new TestHost(store: store, services: s => s.Configure<CheckpointingOptions>(o => o.LeaseDuration = TimeSpan.FromSeconds(1)));
+        await using var other = new TestHost(store: store);
+        var plan = (await executor.StartAsync()).Checkpoint!;
+        var waiting = new TaskCompletionSource();
+        executor.Backend.BeforeComplete = async (_, token) =>
+        {
+            waiting.TrySetResult();
+            await Task.Delay(Timeout.Infinite, token);
+        };
+
+        var running = executor.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+        await waiting.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        var cancelled = await other.Runner.CancelAsync(plan.RunId, Ct);
+
+        // The executor learns it at its next heartbeat (a third of its lease), cancels its jobs and stops.
+        var result = await running.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(RunStatus.Cancelled, cancelled.Status);
+        Assert.Equal(RunStatus.Cancelled, result.Run.Status);
+        Assert.NotEmpty(executor.Backend.Cancelled);
+        Assert.Empty(await store.ListCheckpointsAsync(plan.RunId, null, Ct) is { } all ? all.Where(c => c.Phase == 2).ToList() : []);
+    }
+
+    [Fact]
+    public async Task A_job_the_store_cannot_record_is_cancelled_so_a_retry_does_not_pay_for_it_twice()
+    {
+        var inner = new InMemoryCheckpointStore();
+        var store = StoreHook.Wrap(inner);
+        await using var host = new TestHost(store: store);
+        var plan = (await host.StartAsync()).Checkpoint!;
+        StoreHook.Of(store).OnSaveJob = () => new IOException("No space left on device");
+
+        var failed = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
+
+        Assert.Equal(RunStatus.Failed, failed.Run.Status);
+        Assert.Contains("No space left on device", failed.Run.Error, StringComparison.Ordinal);
+        var submitted = host.Backend.Jobs.Keys.Where(k => host.Backend.Jobs[k].Model.StartsWith("image", StringComparison.Ordinal)).ToHashSet();
+        Assert.NotEmpty(submitted);
+        Assert.Subset(submitted, host.Backend.Cancelled.ToHashSet()); // every unrecorded job was cancelled at once
+    }
+}
+
 /// <summary>A store that forwards every call to another and lets a test act around some of them.</summary>
 public class StoreHook : DispatchProxy
 {
@@ -98,6 +173,8 @@ public class StoreHook : DispatchProxy
     public Func<ContinuationRequest, Task>? AfterContinue { get; set; }
 
     public Func<RunState, Exception?>? OnUpdateRunState { get; set; }
+
+    public Func<Exception?>? OnSaveJob { get; set; }
 
     public static ICheckpointStore Wrap(ICheckpointStore inner)
     {
@@ -114,6 +191,11 @@ public class StoreHook : DispatchProxy
         if (targetMethod.Name == nameof(ICheckpointStore.UpdateRunStateAsync) && OnUpdateRunState?.Invoke((RunState)args![1]!) is { } error)
         {
             return Task.FromException<Run>(error);
+        }
+
+        if (targetMethod.Name == nameof(ICheckpointStore.SaveJobAsync) && OnSaveJob?.Invoke() is { } saveError)
+        {
+            return Task.FromException(saveError);
         }
 
         var result = targetMethod.Invoke(_inner, args);

@@ -319,6 +319,13 @@ public class PhaseContext
             await CancelJobAsync(backend, jobId).ConfigureAwait(false);
             throw;
         }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // The store could not record the job (a full disk, a lost database): nobody could re-attach to it later, so
+            // a retry would pay for it again. Cancel it now, while it has barely started.
+            await CancelJobAsync(backend, jobId).ConfigureAwait(false);
+            throw;
+        }
 
         Sdk.Log.JobSubmitted(backend.Name, jobId, request.Model, Run.Id, slot);
         return await WaitAsync(backend, jobId, cancellationToken).ConfigureAwait(false);

@@ -59,15 +59,8 @@ public sealed class FakeBackend : IGenerationBackend
             throw new GenerationException($"Unknown job {jobId}.", jobId);
         }
 
-        try
-        {
-            await BeforeComplete(request, cancellationToken);
-        }
-        catch (OperationCanceledException)
-        {
-            Cancelled.Enqueue(jobId);
-            throw;
-        }
+        // Stopping the wait leaves the job running, as the backend contract says; only CancelAsync cancels it.
+        await BeforeComplete(request, cancellationToken);
 
         // A finished job keeps its outcome, as at a real provider.
         return _finished.GetOrAdd(jobId, _ => Complete(jobId, request));
