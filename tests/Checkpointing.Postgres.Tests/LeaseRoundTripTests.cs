@@ -50,28 +50,44 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
         Assert.Equal("worker-2", (await store.GetRunAsync(run.Id, Ct))!.LeaseOwner);
     }
 
-    /// <summary>Counts the commands Npgsql sends while an action runs.</summary>
+    /// <summary>
+    /// Counts the commands Npgsql sends for one action: its spans are children of a span the counter starts around the
+    /// action, so commands of other tests running at the same time are not counted.
+    /// </summary>
     private sealed class CommandCounter : IDisposable
     {
+        private const string SourceName = "Checkpointing.Postgres.Tests.RoundTrips";
+        private static readonly ActivitySource Source = new(SourceName);
         private readonly ActivityListener _listener;
-        private readonly ConcurrentQueue<string> _commands = new();
+        private readonly ConcurrentQueue<Activity> _commands = new();
 
         public CommandCounter()
         {
             _listener = new ActivityListener
             {
-                ShouldListenTo = s => s.Name == "Npgsql",
+                ShouldListenTo = s => s.Name is "Npgsql" or SourceName,
                 Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-                ActivityStopped = a => _commands.Enqueue(a.DisplayName),
+                ActivityStopped = a =>
+                {
+                    if (a.Source.Name == "Npgsql")
+                    {
+                        _commands.Enqueue(a);
+                    }
+                },
             };
             ActivitySource.AddActivityListener(_listener);
         }
 
         public async Task<int> CountAsync(Func<Task> action)
         {
-            _commands.Clear();
-            await action();
-            return _commands.Count;
+            ActivityTraceId trace;
+            using (var around = Source.StartActivity("counted"))
+            {
+                trace = around!.TraceId;
+                await action();
+            }
+
+            return _commands.Count(a => a.TraceId == trace);
         }
 
         public void Dispose() => _listener.Dispose();

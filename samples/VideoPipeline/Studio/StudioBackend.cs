@@ -318,8 +318,17 @@ public sealed partial class StudioBackend : IGenerationBackend
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var temp = path + "." + Guid.NewGuid().ToString("N") + ".tmp";
-        await File.WriteAllBytesAsync(temp, bytes, ct);
-        File.Move(temp, path, overwrite: true);
+        try
+        {
+            await File.WriteAllBytesAsync(temp, bytes, ct);
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            // A full disk or a cancelled write: leave no half-written temporary file behind.
+            File.Delete(temp);
+            throw;
+        }
     }
 
     private string JobPath(string id) => Path.Combine(_jobs, id + ".json");

@@ -137,9 +137,10 @@ public sealed class SampleApp : IDisposable
     {
         string[] all = PassDataOption ? ["--data", DataPath, .. args] : args;
         var dotnet = System.Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";
-        // A child inherits the signal mask of the thread that forks it, and some of the test host's threads block every
-        // signal: a sample started from one of them would never see Ctrl+C (SIGINT) or SIGTERM. Perl clears the mask
-        // and execs the command in place (same pid), as a shell would start it.
+        // A child inherits the signal mask of the thread that forks it (some of the test host's threads block every
+        // signal), and the dispositions of its parent: a test run started in the background of a script ignores SIGINT,
+        // and a sample started from it would too. Perl restores SIGINT and SIGTERM, clears the mask and execs the
+        // command in place (same pid), as an interactive shell starts it.
         var unblock = RunAsUser is null && File.Exists(Perl);
         var start = new ProcessStartInfo(RunAsUser is not null ? "setpriv" : unblock ? Perl : dotnet)
         {
@@ -161,7 +162,7 @@ public sealed class SampleApp : IDisposable
         }
         else if (unblock)
         {
-            foreach (var a in (string[])["-MPOSIX", "-e", "sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die", "--", dotnet])
+            foreach (var a in (string[])["-MPOSIX", "-e", "$SIG{INT} = $SIG{TERM} = 'DEFAULT'; sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die; exec @ARGV or die", "--", dotnet])
             {
                 start.ArgumentList.Add(a);
             }
