@@ -96,3 +96,41 @@ public sealed class CrashTests
     internal static int StudioJobs(SampleApp app) =>
         Directory.GetFiles(Path.Combine(app.DataPath, "studio", "jobs"), "*.json").Count(f => !f.EndsWith(".result.json", StringComparison.Ordinal));
 }
+
+/// <summary>The studio backend's own files when a write fails (a full disk, a path it cannot replace).</summary>
+public sealed class StudioFileTests
+{
+    [Fact]
+    public async Task A_result_that_cannot_be_written_fails_the_phase_and_leaves_no_temporary_file()
+    {
+        using var app = new SampleApp();
+        var plan = Ids.PausedCheckpoint((await app.SucceedAsync("run", "--beats", "2", "--duration", "4")).Stdout);
+        app.Environment["Studio__LatencyMilliseconds"] = "1500";
+        var jobs = Path.Combine(app.DataPath, "studio", "jobs");
+        var before = Directory.GetFiles(jobs, "*.json").ToHashSet();
+
+        // While the storyboard's jobs run, their result paths become folders: the final move of each result fails.
+        using var running = app.Start("continue", plan);
+        var blocked = new HashSet<string>();
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (blocked.Count < 2)
+        {
+            Assert.True(DateTime.UtcNow < until && !running.HasExited, running.Stdout);
+            foreach (var job in Directory.GetFiles(jobs, "st-*.json").Where(f => !before.Contains(f) && !f.EndsWith(".result.json", StringComparison.Ordinal)))
+            {
+                if (blocked.Add(job))
+                {
+                    Directory.CreateDirectory(Path.ChangeExtension(job, null) + ".result.json");
+                }
+            }
+
+            await Task.Delay(20, TestContext.Current.CancellationToken);
+        }
+
+        var result = await running.WaitAsync();
+
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("failed at phase 2 (storyboard)", (await app.SucceedAsync("status")).Stdout);
+        Assert.Empty(Directory.GetFiles(jobs, "*.tmp"));
+    }
+}

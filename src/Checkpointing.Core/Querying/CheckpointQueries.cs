@@ -273,7 +273,9 @@ public sealed class CheckpointQueries
             .GroupBy(c => c.Branch)
             .Select(g =>
             {
-                var leaf = g.Where(c => !g.Any(o => o.ParentId == c.Id)).OrderBy(c => c.Phase).ThenBy(c => c.CreatedAt).Last();
+                // Linear: a checkpoint is a leaf of its branch when no checkpoint of the branch names it as parent.
+                var parents = g.Select(c => c.ParentId).OfType<Guid>().ToHashSet();
+                var leaf = g.Where(c => !parents.Contains(c.Id)).OrderBy(c => c.Phase).ThenBy(c => c.CreatedAt).Last();
                 var canContinue = leaf.Phase < terminal && leaf.Status != CheckpointStatus.Abandoned && run.Status != RunStatus.Cancelled;
                 return new ActiveBranch(g.Key, leaf, canContinue);
             })

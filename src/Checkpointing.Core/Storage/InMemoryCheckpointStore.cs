@@ -13,7 +13,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     private readonly Dictionary<Guid, List<Branch>> _branches = [];
     private readonly Dictionary<Guid, Checkpoint> _checkpoints = [];
     private readonly Dictionary<(Guid RunId, string Branch, int Phase), int> _latestVersions = [];
-    private readonly List<Guid> _checkpointOrder = [];
+    private readonly Dictionary<Guid, List<Guid>> _checkpointsByRun = [];
     private readonly Dictionary<Guid, List<Guid>> _artifactsByCheckpoint = [];
     private readonly Dictionary<Guid, Artifact> _artifacts = [];
     private readonly Dictionary<Guid, List<ArtifactVersion>> _history = [];
@@ -165,7 +165,12 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
                 CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
                 checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
             _checkpoints[saved.Id] = saved;
-            _checkpointOrder.Add(saved.Id);
+            if (!_checkpointsByRun.TryGetValue(saved.RunId, out var ofRun))
+            {
+                _checkpointsByRun[saved.RunId] = ofRun = [];
+            }
+
+            ofRun.Add(saved.Id);
             _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = version;
             var ids = new List<Guid>();
             foreach (var a in checkpoint.Artifacts)
@@ -201,10 +206,10 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            IReadOnlyList<Checkpoint> list = _checkpointOrder
-                .Select(id => _checkpoints[id])
-                .Where(c => c.RunId == runId && (branch is null || c.Branch == branch))
-                .ToList();
+            // Indexed by run, in creation order: a run's listing never scans other runs.
+            IReadOnlyList<Checkpoint> list = _checkpointsByRun.TryGetValue(runId, out var ids)
+                ? ids.Select(id => _checkpoints[id]).Where(c => branch is null || c.Branch == branch).ToList()
+                : [];
             return Task.FromResult(list);
         }
     }
