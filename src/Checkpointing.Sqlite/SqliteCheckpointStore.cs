@@ -30,6 +30,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     private readonly string _connectionString;
     private volatile string _openConnectionString;
     private readonly int _busyTimeoutMs;
+    private readonly string _synchronous;
     private readonly TransientRetry _retry;
     private readonly bool _applyMigrations;
     private readonly bool _createMissingFolder;
@@ -57,6 +58,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _openConnectionString = _connectionString;
         DataSource = new SqliteConnectionStringBuilder(_connectionString).DataSource;
         _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
+        _synchronous = options.Synchronous == SqliteSynchronous.Normal ? "NORMAL" : "FULL";
         _applyMigrations = options.ApplyMigrations;
         _createMissingFolder = options.CreateMissingFolder;
         _time = timeProvider ?? TimeProvider.System;
@@ -173,6 +175,15 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _migrationGate.Dispose();
     }
 
+    /// <summary>The <c>synchronous</c> level of the connections the store opens (2 for FULL, 1 for NORMAL), for tests.</summary>
+    internal long ReadSynchronousLevel()
+    {
+        using var connection = Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA synchronous;";
+        return (long)command.ExecuteScalar()!;
+    }
+
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_openConnectionString);
@@ -180,7 +191,7 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         {
             connection.Open();
             using var pragma = connection.CreateCommand();
-            pragma.CommandText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMs};");
+            pragma.CommandText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMs}; PRAGMA synchronous = {_synchronous};");
             pragma.ExecuteNonQuery();
             return connection;
         }

@@ -26,6 +26,15 @@ public sealed class SqliteStoreOptions
     /// <value>Default: 30 seconds. Must be between 0 and 10 minutes.</value>
     public TimeSpan BusyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How hard each commit waits for the disk (SQLite's <c>synchronous</c> pragma, under WAL). <see cref="SqliteSynchronous.Full"/>
+    /// flushes the log on every commit, so a committed checkpoint survives a power loss or an OS crash.
+    /// <see cref="SqliteSynchronous.Normal"/> skips that flush: still never corrupt, and durable when the process
+    /// crashes or is killed, but the last commits may roll back on a power loss; commits are faster.
+    /// </summary>
+    /// <value>Default: <see cref="SqliteSynchronous.Full"/>, as SQLite itself: a recorded (paid) result is not lost.</value>
+    public SqliteSynchronous Synchronous { get; set; } = SqliteSynchronous.Full;
+
     /// <summary>Whether the store creates or upgrades the schema on first use.</summary>
     /// <value>Default: true. When false, run <see cref="SqliteCheckpointStore.MigrateAsync"/> yourself before use.</value>
     public bool ApplyMigrations { get; set; } = true;
@@ -55,6 +64,16 @@ public sealed class SqliteStoreOptions
     }
 }
 
+/// <summary>The durability of a commit on SQLite (see <see cref="SqliteStoreOptions.Synchronous"/>).</summary>
+public enum SqliteSynchronous
+{
+    /// <summary>Flush on every commit: a commit survives a power loss.</summary>
+    Full,
+
+    /// <summary>No flush per commit (WAL): a commit survives a process crash; the last ones may roll back on a power loss.</summary>
+    Normal,
+}
+
 /// <summary>Validates <see cref="SqliteStoreOptions"/>, reporting every problem at once.</summary>
 internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStoreOptions>
 {
@@ -68,6 +87,11 @@ internal sealed class SqliteStoreOptionsValidator : IValidateOptions<SqliteStore
     internal static List<string> Check(SqliteStoreOptions options)
     {
         var errors = new List<string>();
+        if (!Enum.IsDefined(options.Synchronous))
+        {
+            errors.Add($"SqliteStoreOptions.Synchronous is {(int)options.Synchronous}; set it to SqliteSynchronous.Full or SqliteSynchronous.Normal.");
+        }
+
         var hasConnectionString = !string.IsNullOrWhiteSpace(options.ConnectionString);
         var hasDataSource = !string.IsNullOrWhiteSpace(options.DataSource);
         if (hasConnectionString == hasDataSource)

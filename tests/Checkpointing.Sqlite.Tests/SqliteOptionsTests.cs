@@ -19,6 +19,26 @@ public sealed class SqliteOptionsTests : IDisposable
         Assert.Equal(TimeSpan.FromSeconds(30), options.BusyTimeout);
         Assert.True(options.ApplyMigrations);
         Assert.Equal(10, options.MaxBusyRetries);
+        Assert.Equal(SqliteSynchronous.Full, options.Synchronous);
+    }
+
+    [Theory]
+    [InlineData(SqliteSynchronous.Full, 2)]
+    [InlineData(SqliteSynchronous.Normal, 1)]
+    public void Every_connection_of_the_store_commits_at_the_chosen_durability(SqliteSynchronous synchronous, long level)
+    {
+        using var store = _database.Open(o => o.Synchronous = synchronous);
+
+        Assert.Equal(level, store.ReadSynchronousLevel());
+    }
+
+    [Fact]
+    public void An_undefined_durability_is_refused()
+    {
+        var result = new SqliteStoreOptionsValidator().Validate(null, new SqliteStoreOptions { DataSource = _database.FilePath, Synchronous = (SqliteSynchronous)7 });
+
+        Assert.True(result.Failed);
+        Assert.Contains("SqliteStoreOptions.Synchronous is 7", Assert.Single(result.Failures!), StringComparison.Ordinal);
     }
 
     [Fact]
