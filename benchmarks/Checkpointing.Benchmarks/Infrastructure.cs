@@ -19,6 +19,9 @@ public enum StoreKind
     InMemory,
     Sqlite,
     Postgres,
+
+    /// <summary>SQLite with <c>SqliteStoreOptions.Synchronous = Normal</c>: durable across process crashes, not power loss.</summary>
+    SqliteNormal,
 }
 
 /// <summary>Where the services come from: <c>CHECKPOINTING_POSTGRES</c> and <c>CHECKPOINTING_S3_*</c> (benchmarks/run.sh sets them).</summary>
@@ -74,7 +77,7 @@ internal sealed class StoreHandle : IAsyncDisposable
     public static StoreHandle Create(StoreKind kind) => kind switch
     {
         StoreKind.InMemory => new StoreHandle(kind, null, null, null),
-        StoreKind.Sqlite => new StoreHandle(kind, Env.TempFolder("sqlite"), null, null),
+        StoreKind.Sqlite or StoreKind.SqliteNormal => new StoreHandle(kind, Env.TempFolder("sqlite"), null, null),
         StoreKind.Postgres => new StoreHandle(kind, null, Env.NewName("bench"), NpgsqlDataSource.Create(Env.Postgres)),
         _ => throw new ArgumentOutOfRangeException(nameof(kind)),
     };
@@ -84,6 +87,7 @@ internal sealed class StoreHandle : IAsyncDisposable
     {
         StoreKind.InMemory => builder.UseInMemoryStore(),
         StoreKind.Sqlite => builder.UseSqlite(SqlitePath!),
+        StoreKind.SqliteNormal => builder.UseSqlite(o => { o.DataSource = SqlitePath; o.Synchronous = SqliteSynchronous.Normal; }),
         _ => builder.UsePostgres(DataSource!, o => o.SchemaName = Schema!),
     };
 
@@ -94,8 +98,12 @@ internal sealed class StoreHandle : IAsyncDisposable
         {
             case StoreKind.InMemory:
                 return new InMemoryCheckpointStore();
-            case StoreKind.Sqlite:
-                var sqlite = new SqliteCheckpointStore(new SqliteStoreOptions { DataSource = SqlitePath });
+            case StoreKind.Sqlite or StoreKind.SqliteNormal:
+                var sqlite = new SqliteCheckpointStore(new SqliteStoreOptions
+                {
+                    DataSource = SqlitePath,
+                    Synchronous = Kind == StoreKind.SqliteNormal ? SqliteSynchronous.Normal : SqliteSynchronous.Full,
+                });
                 await sqlite.MigrateAsync();
                 return sqlite;
             default:

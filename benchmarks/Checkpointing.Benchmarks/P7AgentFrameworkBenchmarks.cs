@@ -26,7 +26,7 @@ public class P7AgentFrameworkBenchmarks
     private FileSystemJsonCheckpointStore _agentStore = null!;
     private CheckpointInfo? _agentParent;
 
-    [Params(StoreKind.Sqlite, StoreKind.InMemory)]
+    [Params(StoreKind.Sqlite, StoreKind.SqliteNormal, StoreKind.InMemory)]
     public StoreKind Store { get; set; }
 
     [GlobalSetup]
