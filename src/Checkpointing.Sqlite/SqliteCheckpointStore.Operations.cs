@@ -158,9 +158,11 @@ public sealed partial class SqliteCheckpointStore
                 throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
             }
 
-            if (Exists(c, tx, "SELECT 1 FROM checkpoints WHERE id = $id;", ("$id", checkpoint.Id))
-                || checkpoint.Artifacts.Any(a => Exists(c, tx, "SELECT 1 FROM artifacts WHERE id = $id;", ("$id", a.Id)))
-                || checkpoint.Artifacts.GroupBy(a => a.Id).Any(g => g.Count() > 1))
+            // One query for the checkpoint and all its artifact ids, not one per artifact.
+            var artifactIds = System.Text.Json.JsonSerializer.Serialize(checkpoint.Artifacts.Select(a => a.Id.ToString("D")));
+            if (checkpoint.Artifacts.GroupBy(a => a.Id).Any(g => g.Count() > 1)
+                || Exists(c, tx, "SELECT 1 FROM checkpoints WHERE id = $id UNION ALL SELECT 1 FROM artifacts WHERE id IN (SELECT value FROM json_each($ids)) LIMIT 1;",
+                    ("$id", checkpoint.Id), ("$ids", artifactIds)))
             {
                 throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
             }
@@ -182,17 +184,27 @@ public sealed partial class SqliteCheckpointStore
                     ("$parent", saved.ParentId), ("$status", saved.Status), ("$created", saved.CreatedAt), ("$output", Text(saved.Output)),
                     ("$cost", saved.Cost), ("$by", saved.CreatedBy), ("$description", saved.EditDescription), ("$consumed", Json(saved.Consumed)));
 
-                foreach (var a in checkpoint.Artifacts)
+                // One prepared statement for every artifact and its first version, its parameters set per artifact.
+                using (var insert = Command(c, tx, $"""
+                    INSERT INTO artifacts ({ArtifactColumns})
+                    VALUES ($id, $checkpoint, $type, $key, 1, $content, $metadata, $unit, $at, $by, NULL);
+                    INSERT INTO artifact_versions ({VersionColumns}, blob_hash)
+                    VALUES ($id, 1, NULL, $content, $metadata, $at, $by, NULL, $blob);
+                    """,
+                    ("$id", null), ("$checkpoint", saved.Id), ("$type", null), ("$key", null), ("$content", null), ("$metadata", null),
+                    ("$unit", null), ("$at", checkpoint.CreatedAt), ("$by", checkpoint.CreatedBy), ("$blob", null)))
                 {
-                    var content = Json(a.Content);
-                    var metadata = Json(a.Metadata);
-                    Execute(c, tx, $"""
-                        INSERT INTO artifacts ({ArtifactColumns})
-                        VALUES ($id, $checkpoint, $type, $key, 1, $content, $metadata, $unit, $at, $by, NULL);
-                        """,
-                        ("$id", a.Id), ("$checkpoint", saved.Id), ("$type", a.Type), ("$key", a.Key), ("$content", content),
-                        ("$metadata", metadata), ("$unit", a.UnitIndex), ("$at", checkpoint.CreatedAt), ("$by", checkpoint.CreatedBy));
-                    InsertVersion(c, tx, new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null), content, metadata);
+                    foreach (var a in checkpoint.Artifacts)
+                    {
+                        insert.Parameters["$id"].Value = SqliteValues.ToDb(a.Id);
+                        insert.Parameters["$type"].Value = a.Type;
+                        insert.Parameters["$key"].Value = a.Key;
+                        insert.Parameters["$content"].Value = Json(a.Content);
+                        insert.Parameters["$metadata"].Value = Json(a.Metadata);
+                        insert.Parameters["$unit"].Value = SqliteValues.ToDb(a.UnitIndex);
+                        insert.Parameters["$blob"].Value = SqliteValues.ToDb(a.Content.Blob?.Hash);
+                        insert.ExecuteNonQuery();
+                    }
                 }
 
                 SetRunCost(c, tx, run.Id, run.Cost + checkpoint.RunCostDelta);
