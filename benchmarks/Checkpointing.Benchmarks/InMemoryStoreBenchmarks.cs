@@ -46,9 +46,15 @@ public class InMemoryStoreBenchmarks
 
     [Benchmark]
     public Task<Checkpoint> CommitCheckpoint() =>
-        _store.CommitCheckpointAsync(new NewCheckpoint(
-            Guid.NewGuid(), _run.Id, BranchNames.Main, 2, null, null, 0, null, null, [],
-            _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(), null, 0, DateTimeOffset.UtcNow));
+        _store.CommitCheckpointAsync(new NewCheckpoint
+        {
+            Id = Guid.NewGuid(),
+            RunId = _run.Id,
+            Branch = BranchNames.Main,
+            Phase = 2,
+            Artifacts = _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(),
+            CreatedAt = DateTimeOffset.UtcNow,
+        });
 
     [Benchmark]
     public Task<Artifact> EditArtifact() =>

@@ -157,9 +157,15 @@ public class P1CommitBenchmarks
 
     [Benchmark]
     public Task<Checkpoint> Commit() =>
-        _store.CommitCheckpointAsync(new NewCheckpoint(
-            Guid.NewGuid(), _run.Id, BranchNames.Main, 1, null, null, 0, null, null, [],
-            _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(), null, 0, DateTimeOffset.UtcNow));
+        _store.CommitCheckpointAsync(new NewCheckpoint
+        {
+            Id = Guid.NewGuid(),
+            RunId = _run.Id,
+            Branch = BranchNames.Main,
+            Phase = 1,
+            Artifacts = _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(),
+            CreatedAt = DateTimeOffset.UtcNow,
+        });
 
     /// <summary>Tables of the shape of the stores' own, for the raw baseline only (so it never touches the stores' schema).</summary>
     internal static string RawTables(string id, string json, string time) => $"""

@@ -56,8 +56,16 @@ public class P4StatusBenchmarks
         var rows = new List<RawCheckpoint>(Checkpoints);
         for (var i = 0; i < Checkpoints; i++)
         {
-            var checkpoint = await store.CommitCheckpointAsync(new NewCheckpoint(
-                Guid.NewGuid(), run.Id, BranchNames.Main, 1, parent, null, 0, null, null, [], [], null, 0, DateTimeOffset.UtcNow));
+            var checkpoint = await store.CommitCheckpointAsync(new NewCheckpoint
+            {
+                Id = Guid.NewGuid(),
+                RunId = run.Id,
+                Branch = BranchNames.Main,
+                Phase = 1,
+                ParentId = parent,
+                Artifacts = [],
+                CreatedAt = DateTimeOffset.UtcNow,
+            });
             parent = checkpoint.Id;
             rows.Add(new RawCheckpoint(checkpoint.Id, run.Id, checkpoint.Branch, checkpoint.Phase, checkpoint.Version, checkpoint.ParentId, "Pending", checkpoint.CreatedAt));
         }

@@ -114,7 +114,7 @@ public class P6StorageBenchmarks
         public override async Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
         {
             var artifacts = new List<PhaseArtifact>();
-            foreach (var pin in context.GetInputPins("image"))
+            foreach (var pin in await context.GetInputPinsAsync("image", cancellationToken))
             {
                 var (stream, _) = await context.OpenAsync(pin, cancellationToken);
                 await using (stream)

@@ -62,9 +62,16 @@ public class P7AgentFrameworkBenchmarks
     [Benchmark]
     public async Task<int> CheckpointStore()
     {
-        var saved = await _store.CommitCheckpointAsync(new NewCheckpoint(
-            Guid.NewGuid(), _run.Id, BranchNames.Main, 1, _parent, null, 0, null, null, [],
-            _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(), null, 0, DateTimeOffset.UtcNow));
+        var saved = await _store.CommitCheckpointAsync(new NewCheckpoint
+        {
+            Id = Guid.NewGuid(),
+            RunId = _run.Id,
+            Branch = BranchNames.Main,
+            Phase = 1,
+            ParentId = _parent,
+            Artifacts = _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(),
+            CreatedAt = DateTimeOffset.UtcNow,
+        });
         _parent = saved.Id;
         var loaded = await _store.GetCheckpointAsync(saved.Id) ?? throw new InvalidOperationException("the checkpoint was not found");
         return (await _store.GetArtifactsAsync(loaded.Id)).Count;

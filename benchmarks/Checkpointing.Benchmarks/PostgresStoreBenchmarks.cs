@@ -35,10 +35,15 @@ public class PostgresStoreBenchmarks
         await _store.CreateRunAsync(run);
         var spec = ArtifactContent.FromJson(JsonSerializer.SerializeToElement(new { beats = 4 }));
         _rawArtifactId = Guid.NewGuid();
-        var checkpoint = await _store.CommitCheckpointAsync(new NewCheckpoint(
-            Guid.NewGuid(), run.Id, BranchNames.Main, 1, null, null, 0, null, null, [],
-            [new NewArtifact(Guid.NewGuid(), "spec", "spec", spec, ArtifactMetadata.Empty), new NewArtifact(_rawArtifactId, "spec", "raw", spec, ArtifactMetadata.Empty)],
-            null, 0, now));
+        var checkpoint = await _store.CommitCheckpointAsync(new NewCheckpoint
+        {
+            Id = Guid.NewGuid(),
+            RunId = run.Id,
+            Branch = BranchNames.Main,
+            Phase = 1,
+            Artifacts = [new NewArtifact(Guid.NewGuid(), "spec", "spec", spec, ArtifactMetadata.Empty), new NewArtifact(_rawArtifactId, "spec", "raw", spec, ArtifactMetadata.Empty)],
+            CreatedAt = now,
+        });
         _checkpointId = checkpoint.Id;
     }
 

@@ -126,9 +126,11 @@ internal sealed class CheckpointingEndpoints
     {
         await RequireCheckpointAsync(http, queries, checkpointId).ConfigureAwait(false);
         var details = await queries.GetCheckpointAsync(checkpointId, http.RequestAborted).ConfigureAwait(false);
+        var consumed = await queries.GetInputsAsync(checkpointId, http.RequestAborted).ConfigureAwait(false);
         return TypedResults.Ok(new CheckpointDetailsResponse(
             CheckpointResponse.From(details.Checkpoint),
-            details.Artifacts.Select(v => Artifact(http, v.Artifact, v.ReadUrl)).ToList()));
+            details.Artifacts.Select(v => Artifact(http, v.Artifact, v.ReadUrl)).ToList(),
+            consumed));
     }
 
     public async Task<Results<Ok<ContinueResponse>, Accepted<ContinueResponse>>> Continue(HttpContext http, CheckpointQueries queries, CheckpointRunner runner, Guid checkpointId)

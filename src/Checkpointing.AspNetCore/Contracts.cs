@@ -43,13 +43,15 @@ public sealed record RunResponse(
 /// <param name="Cost">What its artifacts cost, regenerations included.</param>
 /// <param name="CreatedBy">Who caused it.</param>
 /// <param name="EditDescription">The description of the edits that led to it.</param>
-/// <param name="Consumed">The artifact versions it was built from.</param>
+/// <param name="Revision">How many edits its artifacts have had (0 as committed).</param>
+/// <param name="ParentRevision">The parent's revision it was built from, or null for phase 1.</param>
 public sealed record CheckpointResponse(
     Guid Id, Guid RunId, string Branch, int Phase, int Version, Guid? ParentId, string Status, DateTimeOffset? ApprovedAt, DateTimeOffset CreatedAt,
-    JsonElement? Output, decimal Cost, string? CreatedBy, string? EditDescription, IReadOnlyList<ArtifactPin> Consumed)
+    JsonElement? Output, decimal Cost, string? CreatedBy, string? EditDescription, long Revision, long? ParentRevision)
 {
     internal static CheckpointResponse From(Checkpoint c) => new(
-        c.Id, c.RunId, c.Branch, c.Phase, c.Version, c.ParentId, RunResponse.Lower(c.Status), c.ApprovedAt, c.CreatedAt, c.Output, c.Cost, c.CreatedBy, c.EditDescription, c.Consumed);
+        c.Id, c.RunId, c.Branch, c.Phase, c.Version, c.ParentId, RunResponse.Lower(c.Status), c.ApprovedAt, c.CreatedAt, c.Output, c.Cost, c.CreatedBy,
+        c.EditDescription, c.Revision, c.ParentRevision);
 }
 
 /// <summary>An artifact's current version. Its <see cref="ETag"/> is also sent as the <c>ETag</c> header; send it back in <c>If-Match</c> to edit only that version.</summary>
@@ -71,10 +73,11 @@ public sealed record ArtifactResponse(
     Guid Id, Guid CheckpointId, string Type, string Key, int Version, string ETag, ArtifactContent Content, ArtifactMetadata Metadata, int? UnitIndex,
     DateTimeOffset UpdatedAt, string? UpdatedBy, string? Reason, string ContentUrl, Uri? ReadUrl);
 
-/// <summary>A checkpoint with its current artifacts.</summary>
+/// <summary>A checkpoint with its current artifacts and what it was built from.</summary>
 /// <param name="Checkpoint">The checkpoint.</param>
 /// <param name="Artifacts">Its artifacts, with read URLs.</param>
-public sealed record CheckpointDetailsResponse(CheckpointResponse Checkpoint, IReadOnlyList<ArtifactResponse> Artifacts);
+/// <param name="Consumed">The artifact versions of its lineage it was built from, lowest phase first (empty for phase 1).</param>
+public sealed record CheckpointDetailsResponse(CheckpointResponse Checkpoint, IReadOnlyList<ArtifactResponse> Artifacts, IReadOnlyList<ArtifactPin> Consumed);
 
 /// <summary>One version of an artifact's history.</summary>
 /// <param name="Version">The version.</param>

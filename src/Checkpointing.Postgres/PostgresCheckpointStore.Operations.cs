@@ -8,18 +8,18 @@ public sealed partial class PostgresCheckpointStore
         "id, pipeline, owner_id, input, auto_continue, status, current_phase, current_branch, parent_checkpoint_id, error, cost, budget, created_at, updated_at, " +
         "lease_owner, lease_expires_at, lease_token";
 
-    private const string ContinuationColumns = "checkpoint_id, fingerprint, branch, branch_created, created_at, pins, requested_by, description";
+    private const string ContinuationColumns = "checkpoint_id, revision, branch, branch_created, created_at, requested_by, description";
 
     private const string BranchColumns = "run_id, name, parent_branch, forked_from, created_at";
 
     private const string CheckpointColumns =
-        "id, run_id, branch, phase, version, parent_id, status, approved_at, created_at, output, cost, created_by, edit_description, consumed";
+        "id, run_id, branch, phase, version, parent_id, status, approved_at, created_at, output, cost, created_by, edit_description, parent_revision, revision";
 
     private const string ArtifactColumns =
         "id, checkpoint_id, type, key, version, content, metadata, unit_index, updated_at, updated_by, reason";
 
     private const string VersionColumns =
-        "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason";
+        "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason, revision";
 
     /// <inheritdoc />
     public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
@@ -141,8 +141,7 @@ public sealed partial class PostgresCheckpointStore
         var children = await QueryAsync(db, r => r.GetString(0),
             $"SELECT name FROM {_s}.branches WHERE run_id = @run AND starts_with(name, @prefix);",
             ("run", runId), ("prefix", parentBranch + "-")).ConfigureAwait(false);
-        var next = 1 + children.Select(name => BranchNames.ChildCounter(parentBranch, name)).DefaultIfEmpty(0).Max();
-        var branch = new Branch(runId, BranchNames.Child(parentBranch, next), parentBranch, forkedFrom, at);
+        var branch = new Branch(runId, BranchNames.NextChild(parentBranch, children), parentBranch, forkedFrom, at);
         await InsertBranchAsync(db, branch).ConfigureAwait(false);
         _logger.BranchCreated(runId, branch.Name, parentBranch);
         return branch;
@@ -174,6 +173,7 @@ public sealed partial class PostgresCheckpointStore
     public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
+        checkpoint.CheckArtifacts();
         return InTransactionAsync("CommitCheckpoint", async db =>
         {
             await LockRunAsync(db, checkpoint.RunId, checkpoint.FencingToken).ConfigureAwait(false);
@@ -188,20 +188,17 @@ public sealed partial class PostgresCheckpointStore
             var version = 1 + ToInt(await ScalarAsync(db,
                 $"SELECT COALESCE(MAX(version), 0) FROM {_s}.checkpoints WHERE run_id = @run AND branch = @branch AND phase = @phase;",
                 ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase)).ConfigureAwait(false));
-            var saved = new Checkpoint(
-                checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
-                CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
-                checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+            var saved = checkpoint.ToCheckpoint(version);
 
             // An existing id, two artifacts with one type and key, or a reused artifact id fail on the table's
             // constraints (23505) and are mapped to InvalidStateException; the transaction leaves nothing behind.
             await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.checkpoints ({CheckpointColumns})
-                VALUES (@id, @run, @branch, @phase, @version, @parent, @status, NULL, @created, @output, @cost, @by, @description, @consumed);
+                VALUES (@id, @run, @branch, @phase, @version, @parent, @status, NULL, @created, @output, @cost, @by, @description, @parent_revision, 0);
                 """,
                 ("id", saved.Id), ("run", saved.RunId), ("branch", saved.Branch), ("phase", saved.Phase), ("version", saved.Version),
                 ("parent", saved.ParentId), ("status", saved.Status), ("created", saved.CreatedAt), ("output", ToJsonb(saved.Output)),
-                ("cost", saved.Cost), ("by", saved.CreatedBy), ("description", saved.EditDescription), ("consumed", ToJsonb(saved.Consumed))).ConfigureAwait(false);
+                ("cost", saved.Cost), ("by", saved.CreatedBy), ("description", saved.EditDescription), ("parent_revision", saved.ParentRevision)).ConfigureAwait(false);
 
             if (checkpoint.Artifacts.Count > 0)
             {
@@ -279,6 +276,20 @@ public sealed partial class PostgresCheckpointStore
             """, ("checkpoint", checkpointId)).ConfigureAwait(false), cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, long revision, CancellationToken cancellationToken = default) =>
+        InTransactionAsync<IReadOnlyList<Artifact>>("GetArtifactsAtRevision", async db => await QueryAsync(db, MapArtifact, $"""
+            SELECT a.id, a.checkpoint_id, a.type, a.key, v.version, v.content, v.metadata, a.unit_index, v.created_at, v.created_by, v.reason
+            FROM {_s}.artifacts AS a
+            CROSS JOIN LATERAL (
+                SELECT version, content, metadata, created_at, created_by, reason FROM {_s}.artifact_versions
+                WHERE artifact_id = a.id AND revision <= @revision
+                ORDER BY version DESC
+                LIMIT 1) AS v
+            WHERE a.checkpoint_id = @checkpoint
+            ORDER BY a.type COLLATE "C", COALESCE(a.unit_index, 0), a.key COLLATE "C";
+            """, ("checkpoint", checkpointId), ("revision", revision)).ConfigureAwait(false), cancellationToken);
+
+    /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default) =>
         InTransactionAsync("GetArtifact", db => FindArtifactAsync(db, checkpointId, type, key, forUpdate: false), cancellationToken);
 
@@ -303,14 +314,10 @@ public sealed partial class PostgresCheckpointStore
             // Lock order everywhere: checkpoint, then artifact, then run.
             var checkpoint = await FindCheckpointAsync(db, update.CheckpointId, forUpdate: true).ConfigureAwait(false)
                 ?? throw new CheckpointNotFoundException(update.CheckpointId);
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
-            {
-                throw new CheckpointAbandonedException(checkpoint.Id);
-            }
-
-            var artifact = await FindArtifactAsync(db, update.CheckpointId, update.Type, update.Key, forUpdate: true).ConfigureAwait(false)
-                ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
-            var (updated, history) = update.ApplyTo(artifact);
+            var artifact = checkpoint.Status == CheckpointStatus.Abandoned
+                ? null
+                : await FindArtifactAsync(db, update.CheckpointId, update.Type, update.Key, forUpdate: true).ConfigureAwait(false);
+            var (updated, history) = update.ApplyTo(checkpoint, artifact);
             var content = ToJsonb(update.Content);
             var metadata = ToJsonb(update.Metadata);
             var changed = await ExecuteAsync(db, $"""
@@ -318,7 +325,7 @@ public sealed partial class PostgresCheckpointStore
                     updated_at = @at, updated_by = @by, reason = @reason
                 WHERE id = @id AND version = @expected;
                 """,
-                ("id", artifact.Id), ("version", updated.Version), ("expected", artifact.Version), ("content", content),
+                ("id", updated.Id), ("version", updated.Version), ("expected", artifact!.Version), ("content", content),
                 ("metadata", metadata), ("at", update.At), ("by", update.UpdatedBy), ("reason", update.Reason)).ConfigureAwait(false);
             if (changed != 1)
             {
@@ -330,8 +337,8 @@ public sealed partial class PostgresCheckpointStore
                 await insert.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
             }
 
-            await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output) WHERE id = @id;",
-                ("id", checkpoint.Id), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput))).ConfigureAwait(false);
+            await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output), revision = @revision WHERE id = @id;",
+                ("id", checkpoint.Id), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput)), ("revision", history.Revision)).ConfigureAwait(false);
             await AddRunCostAsync(db, checkpoint.RunId, update.CostDelta).ConfigureAwait(false);
             return updated;
         }, cancellationToken);
@@ -347,51 +354,33 @@ public sealed partial class PostgresCheckpointStore
             var checkpoint = await FindCheckpointAsync(db, request.CheckpointId, forUpdate: true).ConfigureAwait(false)
                 ?? throw new CheckpointNotFoundException(request.CheckpointId);
             var existing = await QuerySingleAsync(db, MapContinuation,
-                $"SELECT {ContinuationColumns} FROM {_s}.continuations WHERE checkpoint_id = @id AND fingerprint = @fingerprint;",
-                ("id", request.CheckpointId), ("fingerprint", request.Fingerprint)).ConfigureAwait(false);
+                $"SELECT {ContinuationColumns} FROM {_s}.continuations WHERE checkpoint_id = @id AND revision = @revision;",
+                ("id", request.CheckpointId), ("revision", request.Revision)).ConfigureAwait(false);
             if (existing is not null)
             {
                 return existing with { Existing = true };
             }
 
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
-            {
-                throw new CheckpointAbandonedException(checkpoint.Id);
-            }
-
-            // Lock order: checkpoint, then run. The fence is checked before anything is written.
-            var run = await LockRunAsync(db, checkpoint.RunId, request.FencingToken).ConfigureAwait(false);
-            var branch = request.Fork
-                ? (await CreateBranchAsync(db, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).ConfigureAwait(false)).Name
-                : checkpoint.Branch;
-            if (checkpoint.Status == CheckpointStatus.Pending)
+            // Lock order: checkpoint, then run. The rules (and the fence) are checked before anything is written.
+            var plan = ContinuationRules.Decide(request, checkpoint, null, await LockRunAsync(db, checkpoint.RunId).ConfigureAwait(false));
+            var continuation = plan.CreateBranch
+                ? plan.Record with { Branch = (await CreateBranchAsync(db, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).ConfigureAwait(false)).Name }
+                : plan.Record;
+            if (plan.Approve)
             {
                 await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET status = @status, approved_at = COALESCE(approved_at, @at) WHERE id = @id;",
                     ("id", checkpoint.Id), ("status", CheckpointStatus.Approved), ("at", request.At)).ConfigureAwait(false);
             }
 
-            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false)
-            {
-                Pins = request.Pins.ToList(),
-                RequestedBy = request.RequestedBy,
-                Description = request.Description,
-            };
             await ExecuteAsync(db, $"""
                 INSERT INTO {_s}.continuations ({ContinuationColumns})
-                VALUES (@id, @fingerprint, @branch, @created, @at, @pins, @by, @description);
+                VALUES (@id, @revision, @branch, @created, @at, @by, @description);
                 """,
-                ("id", continuation.CheckpointId), ("fingerprint", continuation.Fingerprint), ("branch", continuation.Branch),
-                ("created", continuation.BranchCreated), ("at", continuation.CreatedAt), ("pins", ToJsonb(continuation.Pins)),
+                ("id", continuation.CheckpointId), ("revision", continuation.Revision), ("branch", continuation.Branch),
+                ("created", continuation.BranchCreated), ("at", continuation.CreatedAt),
                 ("by", continuation.RequestedBy), ("description", continuation.Description)).ConfigureAwait(false);
 
-            // As RunLease.Apply decides for a change under the run's current lease: a fenced continuation keeps the
-            // lease (or releases it when queued); an unfenced one leaves the lease as it is.
-            var state = new RunState(request.Queue ? RunStatus.Queued : RunStatus.Running, checkpoint.Phase + 1, branch, checkpoint.Id)
-            {
-                FencingToken = request.FencingToken ?? run.LeaseToken,
-                ReleaseLease = request.Queue && request.FencingToken is not null,
-            };
-            var changed = RunLease.Apply(run, state, request.At);
+            var changed = ContinuationRules.NextRun(request, checkpoint, plan.Run!, continuation.Branch);
             await ExecuteAsync(db, $"""
                 UPDATE {_s}.runs SET status = @status, current_phase = @phase, current_branch = @branch,
                     parent_checkpoint_id = @parent, error = @error, updated_at = @at,
@@ -512,7 +501,7 @@ public sealed partial class PostgresCheckpointStore
             ? Task.FromResult(0)
             : ExecuteAsync(db, $"UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @id;", ("id", runId), ("delta", delta));
 
-    private const string InsertVersionSql = "INSERT INTO {0}.artifact_versions ({1}, blob_hash) VALUES (@id, @version, @parent, @content, @metadata, @at, @by, @reason, @blob);";
+    private const string InsertVersionSql = "INSERT INTO {0}.artifact_versions ({1}, blob_hash) VALUES (@id, @version, @parent, @content, @metadata, @at, @by, @reason, @revision, @blob);";
 
     private NpgsqlBatchCommand VersionCommand(ArtifactVersion version, object content, object metadata)
     {
@@ -532,7 +521,7 @@ public sealed partial class PostgresCheckpointStore
     [
         ("id", version.ArtifactId), ("version", version.Version), ("parent", version.ParentVersion), ("content", content),
         ("metadata", metadata), ("at", version.CreatedAt), ("by", version.CreatedBy), ("reason", version.Reason),
-        ("blob", version.Content.Blob?.Hash),
+        ("revision", version.Revision), ("blob", version.Content.Blob?.Hash),
     ];
 
     private Task<Run?> FindRunAsync(Db db, Guid runId) =>
@@ -565,20 +554,33 @@ public sealed partial class PostgresCheckpointStore
     };
 
     private static Continuation MapContinuation(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetString(1), r.GetString(2), r.GetBoolean(3), Time(r, 4), Existing: false)
+        r.GetGuid(0), r.GetInt64(1), r.GetString(2), r.GetBoolean(3), Time(r, 4), Existing: false)
     {
-        Pins = FromJson<List<ArtifactPin>>(r.GetString(5)),
-        RequestedBy = NullableString(r, 6),
-        Description = NullableString(r, 7),
+        RequestedBy = NullableString(r, 5),
+        Description = NullableString(r, 6),
     };
 
     private static Branch MapBranch(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetString(1), NullableString(r, 2), Nullable<Guid>(r, 3), Time(r, 4));
 
-    private static Checkpoint MapCheckpoint(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.GetInt32(3), r.GetInt32(4), Nullable<Guid>(r, 5), Enum.Parse<CheckpointStatus>(r.GetString(6)),
-        Nullable<DateTimeOffset>(r, 7), Time(r, 8), r.IsDBNull(9) ? null : Element(r.GetString(9)), r.GetDecimal(10), NullableString(r, 11),
-        NullableString(r, 12), FromJson<List<ArtifactPin>>(r.GetString(13)));
+    private static Checkpoint MapCheckpoint(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetGuid(0),
+        RunId = r.GetGuid(1),
+        Branch = r.GetString(2),
+        Phase = r.GetInt32(3),
+        Version = r.GetInt32(4),
+        ParentId = Nullable<Guid>(r, 5),
+        Status = Enum.Parse<CheckpointStatus>(r.GetString(6)),
+        ApprovedAt = Nullable<DateTimeOffset>(r, 7),
+        CreatedAt = Time(r, 8),
+        Output = r.IsDBNull(9) ? null : Element(r.GetString(9)),
+        Cost = r.GetDecimal(10),
+        CreatedBy = NullableString(r, 11),
+        EditDescription = NullableString(r, 12),
+        ParentRevision = Nullable<long>(r, 13),
+        Revision = r.GetInt64(14),
+    };
 
     private static Artifact MapArtifact(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.GetString(3), r.GetInt32(4), FromJson<ArtifactContent>(r.GetString(5)),
@@ -586,5 +588,8 @@ public sealed partial class PostgresCheckpointStore
 
     private static ArtifactVersion MapVersion(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetInt32(1), Nullable<int>(r, 2), FromJson<ArtifactContent>(r.GetString(3)), FromJson<ArtifactMetadata>(r.GetString(4)),
-        Time(r, 5), NullableString(r, 6), NullableString(r, 7));
+        Time(r, 5), NullableString(r, 6), NullableString(r, 7))
+    {
+        Revision = r.GetInt64(8),
+    };
 }

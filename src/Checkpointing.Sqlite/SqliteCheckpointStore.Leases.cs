@@ -13,7 +13,7 @@ public sealed partial class SqliteCheckpointStore
     /// <summary>The longest event type <see cref="AppendEventAsync"/> takes, as <see cref="ICheckpointStore.AppendEventAsync"/> documents.</summary>
     private const int MaxEventTypeLength = 64;
 
-    private const string ContinuationColumns = "checkpoint_id, fingerprint, branch, branch_created, created_at, pins, requested_by, description";
+    private const string ContinuationColumns = "checkpoint_id, revision, branch, branch_created, created_at, requested_by, description";
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Continuation>> ListContinuationsAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
@@ -138,10 +138,9 @@ public sealed partial class SqliteCheckpointStore
             ("$lease_token", run.LeaseToken));
 
     private static Continuation MapContinuation(SqliteDataReader r) =>
-        new(Guid(r, 0), r.GetString(1), r.GetString(2), r.GetInt64(3) != 0, Time(r, 4), Existing: false)
+        new(Guid(r, 0), r.GetInt64(1), r.GetString(2), r.GetInt64(3) != 0, Time(r, 4), Existing: false)
         {
-            Pins = FromJson<List<ArtifactPin>>(r.GetString(5)),
-            RequestedBy = NullableString(r, 6),
-            Description = NullableString(r, 7),
+            RequestedBy = NullableString(r, 5),
+            Description = NullableString(r, 6),
         };
 }

@@ -12,13 +12,13 @@ public sealed partial class SqliteCheckpointStore
     private const string BranchColumns = "run_id, name, parent_branch, forked_from, created_at";
 
     private const string CheckpointColumns =
-        "id, run_id, branch, phase, version, parent_id, status, approved_at, created_at, output, cost, created_by, edit_description, consumed";
+        "id, run_id, branch, phase, version, parent_id, status, approved_at, created_at, output, cost, created_by, edit_description, parent_revision, revision";
 
     private const string ArtifactColumns =
         "id, checkpoint_id, type, key, version, content, metadata, unit_index, updated_at, updated_by, reason";
 
     private const string VersionColumns =
-        "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason";
+        "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason, revision";
 
     /// <inheritdoc />
     public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
@@ -128,8 +128,7 @@ public sealed partial class SqliteCheckpointStore
         var children = Query(c, tx, r => r.GetString(0),
             "SELECT name FROM branches WHERE run_id = $run AND substr(name, 1, length($prefix)) = $prefix;",
             ("$run", runId), ("$prefix", parentBranch + "-"));
-        var next = 1 + children.Select(name => BranchNames.ChildCounter(parentBranch, name)).DefaultIfEmpty(0).Max();
-        var branch = new Branch(runId, BranchNames.Child(parentBranch, next), parentBranch, forkedFrom, at);
+        var branch = new Branch(runId, BranchNames.NextChild(parentBranch, children), parentBranch, forkedFrom, at);
         InsertBranch(c, tx, branch);
         _logger.BranchCreated(runId, branch.Name, parentBranch);
         return branch;
@@ -152,19 +151,14 @@ public sealed partial class SqliteCheckpointStore
                 throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
             }
 
-            var duplicate = checkpoint.Artifacts.GroupBy(a => (a.Type, a.Key)).FirstOrDefault(g => g.Count() > 1);
-            if (duplicate is not null)
-            {
-                throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
-            }
+            checkpoint.CheckArtifacts();
 
             // One query for the checkpoint and all its artifact ids, not one per artifact.
             var artifactIds = System.Text.Json.JsonSerializer.Serialize(checkpoint.Artifacts.Select(a => a.Id.ToString("D")));
-            if (checkpoint.Artifacts.GroupBy(a => a.Id).Any(g => g.Count() > 1)
-                || Exists(c, tx, "SELECT 1 FROM checkpoints WHERE id = $id UNION ALL SELECT 1 FROM artifacts WHERE id IN (SELECT value FROM json_each($ids)) LIMIT 1;",
+            if (Exists(c, tx, "SELECT 1 FROM checkpoints WHERE id = $id UNION ALL SELECT 1 FROM artifacts WHERE id IN (SELECT value FROM json_each($ids)) LIMIT 1;",
                     ("$id", checkpoint.Id), ("$ids", artifactIds)))
             {
-                throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
+                throw checkpoint.AlreadyExists();
             }
 
             // Allocated inside the write transaction, so concurrent commits on one branch never share a version.
@@ -172,24 +166,21 @@ public sealed partial class SqliteCheckpointStore
                 ("$run", run.Id), ("$branch", checkpoint.Branch), ("$phase", checkpoint.Phase)))
             {
                 var version = 1 + Convert.ToInt32(max.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                var saved = new Checkpoint(
-                    checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
-                    CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
-                    checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+                var saved = checkpoint.ToCheckpoint(version);
                 Execute(c, tx, $"""
                     INSERT INTO checkpoints ({CheckpointColumns})
-                    VALUES ($id, $run, $branch, $phase, $version, $parent, $status, NULL, $created, $output, $cost, $by, $description, $consumed);
+                    VALUES ($id, $run, $branch, $phase, $version, $parent, $status, NULL, $created, $output, $cost, $by, $description, $parentRevision, 0);
                     """,
                     ("$id", saved.Id), ("$run", saved.RunId), ("$branch", saved.Branch), ("$phase", saved.Phase), ("$version", saved.Version),
                     ("$parent", saved.ParentId), ("$status", saved.Status), ("$created", saved.CreatedAt), ("$output", Text(saved.Output)),
-                    ("$cost", saved.Cost), ("$by", saved.CreatedBy), ("$description", saved.EditDescription), ("$consumed", Json(saved.Consumed)));
+                    ("$cost", saved.Cost), ("$by", saved.CreatedBy), ("$description", saved.EditDescription), ("$parentRevision", saved.ParentRevision));
 
                 // One prepared statement for every artifact and its first version, its parameters set per artifact.
                 using (var insert = Command(c, tx, $"""
                     INSERT INTO artifacts ({ArtifactColumns})
                     VALUES ($id, $checkpoint, $type, $key, 1, $content, $metadata, $unit, $at, $by, NULL);
                     INSERT INTO artifact_versions ({VersionColumns}, blob_hash)
-                    VALUES ($id, 1, NULL, $content, $metadata, $at, $by, NULL, $blob);
+                    VALUES ($id, 1, NULL, $content, $metadata, $at, $by, NULL, 0, $blob);
                     """,
                     ("$id", null), ("$checkpoint", saved.Id), ("$type", null), ("$key", null), ("$content", null), ("$metadata", null),
                     ("$unit", null), ("$at", checkpoint.CreatedAt), ("$by", checkpoint.CreatedBy), ("$blob", null)))
@@ -257,6 +248,17 @@ public sealed partial class SqliteCheckpointStore
             """, ("$checkpoint", checkpointId)), cancellationToken);
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, long revision, CancellationToken cancellationToken = default) =>
+        ReadAsync<IReadOnlyList<Artifact>>((c, tx) => Query(c, tx, MapArtifact, """
+            SELECT a.id, a.checkpoint_id, a.type, a.key, v.version, v.content, v.metadata, a.unit_index, v.created_at, v.created_by, v.reason
+            FROM artifacts AS a
+            JOIN artifact_versions AS v ON v.artifact_id = a.id
+                AND v.version = (SELECT MAX(version) FROM artifact_versions WHERE artifact_id = a.id AND revision <= $revision)
+            WHERE a.checkpoint_id = $checkpoint
+            ORDER BY a.type, COALESCE(a.unit_index, 0), a.key;
+            """, ("$checkpoint", checkpointId), ("$revision", revision)), cancellationToken);
+
+    /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default) =>
         ReadAsync((c, tx) => FindArtifact(c, tx, checkpointId, type, key), cancellationToken);
 
@@ -278,14 +280,8 @@ public sealed partial class SqliteCheckpointStore
         return WriteAsync("UpdateArtifact", (c, tx) =>
         {
             var checkpoint = FindCheckpoint(c, tx, update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
-            {
-                throw new CheckpointAbandonedException(checkpoint.Id);
-            }
-
-            var artifact = FindArtifact(c, tx, update.CheckpointId, update.Type, update.Key)
-                ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
-            var (updated, history) = update.ApplyTo(artifact);
+            var artifact = FindArtifact(c, tx, update.CheckpointId, update.Type, update.Key);
+            var (updated, history) = update.ApplyTo(checkpoint, artifact);
             var content = Json(update.Content);
             var metadata = Json(update.Metadata);
             var changed = Execute(c, tx, """
@@ -293,16 +289,16 @@ public sealed partial class SqliteCheckpointStore
                     updated_at = $at, updated_by = $by, reason = $reason
                 WHERE id = $id AND version = $expected;
                 """,
-                ("$id", artifact.Id), ("$version", updated.Version), ("$expected", artifact.Version), ("$content", content),
+                ("$id", updated.Id), ("$version", updated.Version), ("$expected", artifact!.Version), ("$content", content),
                 ("$metadata", metadata), ("$at", update.At), ("$by", update.UpdatedBy), ("$reason", update.Reason));
             if (changed != 1)
             {
-                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
+                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact!.Version);
             }
 
             InsertVersion(c, tx, history, content, metadata);
-            Execute(c, tx, "UPDATE checkpoints SET cost = $cost, output = $output WHERE id = $id;",
-                ("$id", checkpoint.Id), ("$cost", checkpoint.Cost + update.CostDelta),
+            Execute(c, tx, "UPDATE checkpoints SET cost = $cost, output = $output, revision = $revision WHERE id = $id;",
+                ("$id", checkpoint.Id), ("$cost", checkpoint.Cost + update.CostDelta), ("$revision", history.Revision),
                 ("$output", Text(update.NewCheckpointOutput ?? checkpoint.Output)));
             var run = FindRun(c, tx, checkpoint.RunId)!;
             SetRunCost(c, tx, run.Id, run.Cost + update.CostDelta);
@@ -318,52 +314,31 @@ public sealed partial class SqliteCheckpointStore
         {
             var checkpoint = FindCheckpoint(c, tx, request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
             var existing = QuerySingle(c, tx, MapContinuation,
-                $"SELECT {ContinuationColumns} FROM continuations WHERE checkpoint_id = $id AND fingerprint = $fingerprint;",
-                ("$id", request.CheckpointId), ("$fingerprint", request.Fingerprint));
-            if (existing is not null)
+                $"SELECT {ContinuationColumns} FROM continuations WHERE checkpoint_id = $id AND revision = $revision;",
+                ("$id", request.CheckpointId), ("$revision", request.Revision));
+            var plan = ContinuationRules.Decide(request, checkpoint, existing, FindRun(c, tx, checkpoint.RunId)!);
+            if (plan.Record.Existing)
             {
-                return existing with { Existing = true };
+                return plan.Record;
             }
 
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
-            {
-                throw new CheckpointAbandonedException(checkpoint.Id);
-            }
-
-            var run = FindRun(c, tx, checkpoint.RunId)!;
-            RunLease.CheckFence(run, request.FencingToken);
-
-            var branch = request.Fork
-                ? CreateBranch(c, tx, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name
-                : checkpoint.Branch;
-            if (checkpoint.Status == CheckpointStatus.Pending)
+            var continuation = plan.CreateBranch
+                ? plan.Record with { Branch = CreateBranch(c, tx, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name }
+                : plan.Record;
+            if (plan.Approve)
             {
                 Execute(c, tx, "UPDATE checkpoints SET status = $status, approved_at = COALESCE(approved_at, $at) WHERE id = $id;",
                     ("$id", checkpoint.Id), ("$status", CheckpointStatus.Approved), ("$at", request.At));
             }
 
-            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false)
-            {
-                Pins = request.Pins.ToList(),
-                RequestedBy = request.RequestedBy,
-                Description = request.Description,
-            };
             Execute(c, tx, $"""
                 INSERT INTO continuations ({ContinuationColumns})
-                VALUES ($id, $fingerprint, $branch, $created, $at, $pins, $by, $description);
+                VALUES ($id, $revision, $branch, $created, $at, $by, $description);
                 """,
-                ("$id", continuation.CheckpointId), ("$fingerprint", continuation.Fingerprint), ("$branch", continuation.Branch),
-                ("$created", continuation.BranchCreated), ("$at", continuation.CreatedAt), ("$pins", Json(continuation.Pins)),
+                ("$id", continuation.CheckpointId), ("$revision", continuation.Revision), ("$branch", continuation.Branch),
+                ("$created", continuation.BranchCreated), ("$at", continuation.CreatedAt),
                 ("$by", continuation.RequestedBy), ("$description", continuation.Description));
-
-            // As the in-memory store: an unfenced continuation keeps whatever lease the run has; a fenced queued one
-            // releases the continuer's lease so a worker can claim the run.
-            var state = new RunState(request.Queue ? RunStatus.Queued : RunStatus.Running, checkpoint.Phase + 1, branch, checkpoint.Id)
-            {
-                FencingToken = request.FencingToken ?? run.LeaseToken,
-                ReleaseLease = request.Queue && request.FencingToken is not null,
-            };
-            WriteRunState(c, tx, RunLease.Apply(run, state, request.At));
+            WriteRunState(c, tx, ContinuationRules.NextRun(request, checkpoint, plan.Run!, continuation.Branch));
             return continuation;
         }, cancellationToken);
     }
@@ -467,11 +442,11 @@ public sealed partial class SqliteCheckpointStore
     private static void InsertVersion(SqliteConnection c, SqliteTransaction tx, ArtifactVersion version, string content, string metadata) =>
         Execute(c, tx, $"""
             INSERT INTO artifact_versions ({VersionColumns}, blob_hash)
-            VALUES ($id, $version, $parent, $content, $metadata, $at, $by, $reason, $blob);
+            VALUES ($id, $version, $parent, $content, $metadata, $at, $by, $reason, $revision, $blob);
             """,
             ("$id", version.ArtifactId), ("$version", version.Version), ("$parent", version.ParentVersion), ("$content", content),
             ("$metadata", metadata), ("$at", version.CreatedAt), ("$by", version.CreatedBy), ("$reason", version.Reason),
-            ("$blob", version.Content.Blob?.Hash));
+            ("$revision", version.Revision), ("$blob", version.Content.Blob?.Hash));
 
     private static Run? FindRun(SqliteConnection c, SqliteTransaction? tx, Guid runId) =>
         QuerySingle(c, tx, MapRun, $"SELECT {RunColumns} FROM runs WHERE id = $id;", ("$id", runId));
@@ -496,10 +471,24 @@ public sealed partial class SqliteCheckpointStore
     private static Branch MapBranch(SqliteDataReader r) => new(
         Guid(r, 0), r.GetString(1), NullableString(r, 2), NullableGuid(r, 3), Time(r, 4));
 
-    private static Checkpoint MapCheckpoint(SqliteDataReader r) => new(
-        Guid(r, 0), Guid(r, 1), r.GetString(2), r.GetInt32(3), r.GetInt32(4), NullableGuid(r, 5), Enum<CheckpointStatus>(r, 6),
-        NullableTime(r, 7), Time(r, 8), NullableElement(r, 9), Money(r, 10), NullableString(r, 11), NullableString(r, 12),
-        FromJson<List<ArtifactPin>>(r.GetString(13)));
+    private static Checkpoint MapCheckpoint(SqliteDataReader r) => new()
+    {
+        Id = Guid(r, 0),
+        RunId = Guid(r, 1),
+        Branch = r.GetString(2),
+        Phase = r.GetInt32(3),
+        Version = r.GetInt32(4),
+        ParentId = NullableGuid(r, 5),
+        Status = Enum<CheckpointStatus>(r, 6),
+        ApprovedAt = NullableTime(r, 7),
+        CreatedAt = Time(r, 8),
+        Output = NullableElement(r, 9),
+        Cost = Money(r, 10),
+        CreatedBy = NullableString(r, 11),
+        EditDescription = NullableString(r, 12),
+        ParentRevision = r.IsDBNull(13) ? null : r.GetInt64(13),
+        Revision = r.GetInt64(14),
+    };
 
     private static Artifact MapArtifact(SqliteDataReader r) => new(
         Guid(r, 0), Guid(r, 1), r.GetString(2), r.GetString(3), r.GetInt32(4), FromJson<ArtifactContent>(r.GetString(5)),
@@ -507,5 +496,8 @@ public sealed partial class SqliteCheckpointStore
 
     private static ArtifactVersion MapVersion(SqliteDataReader r) => new(
         Guid(r, 0), r.GetInt32(1), NullableInt(r, 2), FromJson<ArtifactContent>(r.GetString(3)), FromJson<ArtifactMetadata>(r.GetString(4)),
-        Time(r, 5), NullableString(r, 6), NullableString(r, 7));
+        Time(r, 5), NullableString(r, 6), NullableString(r, 7))
+    {
+        Revision = r.GetInt64(8),
+    };
 }

@@ -8,10 +8,9 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var run = await CreateRunAsync();
         var parent = Guid.NewGuid();
-        var pin = new ArtifactPin(Guid.NewGuid(), parent, 1, "spec", "spec", 2);
         var spec = JsonArtifact("spec", "spec", """{"beats":[{"id":"b1","duration":4}]}""");
         var image = BlobArtifact("beat_image", "beat_1", "image one", unitIndex: 1, cost: 0.03m);
-        var input = NewCheckpoint(run.Id, phase: 2, artifacts: [spec, image], parentId: parent, cost: 0.03m, consumed: [pin]);
+        var input = NewCheckpoint(run.Id, phase: 2, artifacts: [spec, image], parentId: parent, cost: 0.03m, parentRevision: 3);
 
         var saved = await Store.CommitCheckpointAsync(input, Ct);
         var read = await Store.GetCheckpointAsync(input.Id, Ct);
@@ -31,7 +30,8 @@ public abstract partial class CheckpointStoreConformanceTests
             Assert.Equal(0.03m, c.Cost);
             Assert.Equal("user-7", c.CreatedBy);
             Assert.Equal("first try", c.EditDescription);
-            Assert.Equal([pin], c.Consumed);
+            Assert.Equal(3, c.ParentRevision);
+            Assert.Equal(0, c.Revision);
         }
 
         var artifacts = await Store.GetArtifactsAsync(input.Id, Ct);

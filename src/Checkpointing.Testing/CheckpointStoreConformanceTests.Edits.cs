@@ -180,12 +180,12 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var (run, checkpoint) = await CreateRunWithCheckpointAsync();
 
-        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "v1", Fork: false, T0.AddHours(1)), Ct);
+        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: false, T0.AddHours(1)), Ct);
         var approved = (await Store.GetCheckpointAsync(checkpoint.Id, Ct))!;
-        var second = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "v1", Fork: false, T0.AddHours(2)), Ct);
+        var second = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: false, T0.AddHours(2)), Ct);
 
         Assert.Equal(checkpoint.Id, first.CheckpointId);
-        Assert.Equal("v1", first.Fingerprint);
+        Assert.Equal(0, first.Revision);
         Assert.Equal("main", first.Branch);
         Assert.False(first.BranchCreated);
         Assert.False(first.Existing);
@@ -200,17 +200,17 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Single(await Store.ListBranchesAsync(run.Id, Ct));
     }
 
-    /// <summary>Continue with fork creates a child branch once per fingerprint.</summary>
+    /// <summary>Continue with fork creates a child branch once per revision.</summary>
     [Fact]
-    public async Task Continue_with_fork_creates_a_child_branch_once_per_fingerprint()
+    public async Task Continue_with_fork_creates_a_child_branch_once_per_revision()
     {
         var (run, checkpoint) = await CreateRunWithCheckpointAsync();
         await Store.UpdateArtifactAsync(SpecUpdate(checkpoint.Id, 1, "{}"), Ct);
 
-        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:2", Fork: true, T0.AddHours(1)), Ct);
-        var repeat = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:2", Fork: true, T0.AddHours(2)), Ct);
+        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 1, Fork: true, T0.AddHours(1)), Ct);
+        var repeat = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 1, Fork: true, T0.AddHours(2)), Ct);
         await Store.UpdateArtifactAsync(SpecUpdate(checkpoint.Id, 2, "{}"), Ct);
-        var afterEdit = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:3", Fork: true, T0.AddHours(3)), Ct);
+        var afterEdit = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 2, Fork: true, T0.AddHours(3)), Ct);
 
         Assert.Equal("main-1", first.Branch);
         Assert.True(first.BranchCreated);
@@ -235,10 +235,10 @@ public abstract partial class CheckpointStoreConformanceTests
         var (run, checkpoint) = await CreateRunWithCheckpointAsync();
         await Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Paused, 1, "main", null), T0, Ct);
 
-        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:1", Fork: true, T0.AddHours(1)), Ct);
+        var first = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, T0.AddHours(1)), Ct);
         var running = (await Store.GetRunAsync(run.Id, Ct))!;
         await Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Failed, 2, first.Branch, checkpoint.Id, "boom"), T0.AddHours(2), Ct);
-        var repeat = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:1", Fork: true, T0.AddHours(3)), Ct);
+        var repeat = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, T0.AddHours(3)), Ct);
         var afterRepeat = (await Store.GetRunAsync(run.Id, Ct))!;
 
         Assert.Equal((RunStatus.Running, 2, "main-1", checkpoint.Id, null, T0.AddHours(1)),
@@ -252,10 +252,10 @@ public abstract partial class CheckpointStoreConformanceTests
     public async Task Continue_forks_from_the_checkpoint_branch()
     {
         var (run, first) = await CreateRunWithCheckpointAsync();
-        var fork = await Store.ContinueAsync(new ContinuationRequest(first.Id, "a", Fork: true, T0), Ct);
+        var fork = await Store.ContinueAsync(new ContinuationRequest(first.Id, 0, Fork: true, T0), Ct);
         var onFork = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, branch: fork.Branch, phase: 2, parentId: first.Id), Ct);
 
-        var nested = await Store.ContinueAsync(new ContinuationRequest(onFork.Id, "b", Fork: true, T0), Ct);
+        var nested = await Store.ContinueAsync(new ContinuationRequest(onFork.Id, 0, Fork: true, T0), Ct);
 
         Assert.Equal("main-1-1", nested.Branch);
         Assert.Equal("main-1", (await Store.ListBranchesAsync(run.Id, Ct)).Single(b => b.Name == "main-1-1").ParentBranch);
@@ -268,7 +268,7 @@ public abstract partial class CheckpointStoreConformanceTests
         var (_, checkpoint) = await CreateRunWithCheckpointAsync();
         await Store.SetCheckpointStatusAsync(checkpoint.Id, CheckpointStatus.Approved, T0.AddMinutes(5), Ct);
 
-        var continuation = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "x", Fork: true, T0.AddHours(5)), Ct);
+        var continuation = await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, T0.AddHours(5)), Ct);
 
         Assert.Equal("main-1", continuation.Branch);
         Assert.Equal(T0.AddMinutes(5), (await Store.GetCheckpointAsync(checkpoint.Id, Ct))!.ApprovedAt);
@@ -282,14 +282,14 @@ public abstract partial class CheckpointStoreConformanceTests
         await Store.SetCheckpointStatusAsync(checkpoint.Id, CheckpointStatus.Abandoned, T0, Ct);
         var before = await SnapshotAsync(run.Id);
 
-        var e = await Assert.ThrowsAsync<CheckpointAbandonedException>(() => Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "x", Fork: true, T0), Ct));
+        var e = await Assert.ThrowsAsync<CheckpointAbandonedException>(() => Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, T0), Ct));
 
         Assert.Equal(checkpoint.Id, e.CheckpointId);
         Assert.Equal(before, await SnapshotAsync(run.Id));
 
-        // Nothing was recorded: once the checkpoint is no longer abandoned, the same fingerprint is a new continuation.
+        // Nothing was recorded: once the checkpoint is no longer abandoned, the same revision is a new continuation.
         await Store.SetCheckpointStatusAsync(checkpoint.Id, CheckpointStatus.Pending, T0, Ct);
-        Assert.False((await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "x", Fork: true, T0), Ct)).Existing);
+        Assert.False((await Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, T0), Ct)).Existing);
     }
 
     /// <summary>Continue of an unknown checkpoint throws CheckpointNotFound.</summary>
@@ -298,7 +298,7 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var id = Guid.NewGuid();
 
-        var e = await Assert.ThrowsAsync<CheckpointNotFoundException>(() => Store.ContinueAsync(new ContinuationRequest(id, "x", Fork: false, T0), Ct));
+        var e = await Assert.ThrowsAsync<CheckpointNotFoundException>(() => Store.ContinueAsync(new ContinuationRequest(id, 0, Fork: false, T0), Ct));
 
         Assert.Equal(id, e.CheckpointId);
     }
@@ -310,8 +310,8 @@ public abstract partial class CheckpointStoreConformanceTests
         var (run, c1) = await CreateRunWithCheckpointAsync();
         var c2 = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 2, parentId: c1.Id), Ct);
 
-        var a = await Store.ContinueAsync(new ContinuationRequest(c1.Id, "same", Fork: true, T0), Ct);
-        var b = await Store.ContinueAsync(new ContinuationRequest(c2.Id, "same", Fork: true, T0), Ct);
+        var a = await Store.ContinueAsync(new ContinuationRequest(c1.Id, 0, Fork: true, T0), Ct);
+        var b = await Store.ContinueAsync(new ContinuationRequest(c2.Id, 0, Fork: true, T0), Ct);
 
         Assert.False(a.Existing);
         Assert.False(b.Existing);

@@ -58,9 +58,23 @@ public abstract partial class CheckpointStoreConformanceTests : StoreConformance
         decimal runCostDelta = 0m,
         string? executionKey = null,
         DateTimeOffset? createdAt = null,
-        IReadOnlyList<ArtifactPin>? consumed = null) =>
-        new(Guid.NewGuid(), runId, branch, phase, parentId, Json("""{"beats":3,"title":"Test"}"""), cost, "user-7", "first try",
-            consumed ?? [], artifacts ?? [JsonArtifact("spec", "spec", """{"beats":[1,2,3]}""")], executionKey, runCostDelta, createdAt ?? T0.AddMinutes(1));
+        long? parentRevision = null) => new()
+    {
+        Id = Guid.NewGuid(),
+        RunId = runId,
+        Branch = branch,
+        Phase = phase,
+        ParentId = parentId,
+        ParentRevision = parentId is null ? null : parentRevision ?? 0,
+        Output = Json("""{"beats":3,"title":"Test"}"""),
+        Cost = cost,
+        CreatedBy = "user-7",
+        EditDescription = "first try",
+        Artifacts = artifacts ?? [JsonArtifact("spec", "spec", """{"beats":[1,2,3]}""")],
+        ExecutionKey = executionKey,
+        RunCostDelta = runCostDelta,
+        CreatedAt = createdAt ?? T0.AddMinutes(1),
+    };
 
     /// <summary>Creates a run and commits one phase-1 checkpoint holding a <c>spec/spec</c> JSON artifact.</summary>
     protected async Task<(Run Run, Checkpoint Checkpoint)> CreateRunWithCheckpointAsync(decimal cost = 0m)

@@ -108,7 +108,7 @@ public abstract partial class CheckpointStoreConformanceTests
         await Assert.ThrowsAsync<LeaseLostException>(() => Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, JsonArtifact("chunk", "chunk_1", "{}", 1), 0.5m), stale, Ct));
         await Assert.ThrowsAsync<LeaseLostException>(() => Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 2, parentId: checkpoint.Id) with { FencingToken = stale }, Ct));
         await Assert.ThrowsAsync<LeaseLostException>(() => Store.UpdateRunStateAsync(run.Id, new RunState(RunStatus.Paused, 1, "main", null) { FencingToken = stale }, late, Ct));
-        await Assert.ThrowsAsync<LeaseLostException>(() => Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, "v1", Fork: true, late) { FencingToken = stale }, Ct));
+        await Assert.ThrowsAsync<LeaseLostException>(() => Store.ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, late) { FencingToken = stale }, Ct));
 
         Assert.Equal(before, await SnapshotAsync(run.Id, "exec"));
         Assert.Equal(checkpointsBefore, (await Store.ListCheckpointsAsync(run.Id, null, Ct)).Count);
@@ -162,12 +162,10 @@ public abstract partial class CheckpointStoreConformanceTests
     {
         var (run, checkpoint) = await CreateRunWithCheckpointAsync();
         var lease = (await Store.TryClaimRunAsync(run.Id, "api-1", T0, T0 + LeaseTime, Ct))!;
-        var pins = new[] { new ArtifactPin(Guid.NewGuid(), checkpoint.Id, 1, "spec", "spec", 1) };
-
         var continuation = await Store.ContinueAsync(
-            new ContinuationRequest(checkpoint.Id, "v1", Fork: false, T0.AddSeconds(1))
+            new ContinuationRequest(checkpoint.Id, 0, Fork: false, T0.AddSeconds(1))
             {
-                FencingToken = lease.LeaseToken, Queue = true, Pins = pins, RequestedBy = "reviewer-3", Description = "looks good",
+                FencingToken = lease.LeaseToken, Queue = true, RequestedBy = "reviewer-3", Description = "looks good",
             },
             Ct);
 
@@ -175,9 +173,9 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal((RunStatus.Queued, 2, "main", checkpoint.Id), (stored.Status, stored.CurrentPhase, stored.CurrentBranch, stored.ParentCheckpointId));
         Assert.Null(stored.LeaseOwner);
         var listed = Assert.Single(await Store.ListContinuationsAsync(checkpoint.Id, Ct));
-        Assert.Equal(pins, listed.Pins);
+        Assert.Equal(0, listed.Revision);
         Assert.Equal(("reviewer-3", "looks good", "main"), (listed.RequestedBy, listed.Description, listed.Branch));
-        Assert.Equal(pins, continuation.Pins);
+        Assert.Equal(0, continuation.Revision);
         var claimed = await Store.ClaimNextRunAsync("worker-1", T0.AddSeconds(2), T0.AddSeconds(2) + LeaseTime, Ct);
         Assert.Equal(run.Id, claimed?.Id);
     }

@@ -72,7 +72,7 @@ public abstract partial class CheckpointStoreConformanceTests
         await Store.UpdateArtifactAsync(SpecUpdate(checkpoint.Id, 1, "{}"), Ct);
 
         var results = await Task.WhenAll(Enumerable.Range(0, Callers).Select(i => Task.Run(
-            () => StoreForCaller(i).ContinueAsync(new ContinuationRequest(checkpoint.Id, "spec:2", Fork: true, T0.AddSeconds(i)), Ct), Ct)));
+            () => StoreForCaller(i).ContinueAsync(new ContinuationRequest(checkpoint.Id, 1, Fork: true, T0.AddSeconds(i)), Ct), Ct)));
 
         Assert.Single(results, r => !r.Existing);
         Assert.All(results, r => Assert.Equal("main-1", r.Branch));

@@ -146,7 +146,8 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
             var spec = (await store.GetArtifactAsync(checkpoints[0].Id, "spec", "spec", Ct))!;
             Assert.Equal(2, spec.Content.Json!.Value.GetProperty("beats").GetInt32());
             Assert.Equal(1, (await store.GetArtifactVersionAsync(spec.Id, 1, Ct))!.Content.Json!.Value.GetProperty("beats").GetInt32());
-            Assert.Contains(checkpoints[1].Consumed, p => p.Type == "spec" && p.Version == 2);
+            Assert.Equal(1, checkpoints[1].ParentRevision);
+            Assert.Contains(await store.GetArtifactsAsync(checkpoints[0].Id, checkpoints[1].ParentRevision!.Value, Ct), a => a.Type == "spec" && a.Version == 2);
             var finalOutput = (await store.GetArtifactAsync(checkpoints[2].Id, "final", "final", Ct))!.Content.Json!.Value;
             Assert.Equal(2, finalOutput.GetProperty("images").GetInt32());
             var referenced = new List<string>();
@@ -247,10 +248,10 @@ public abstract class RunnerOnStoreConformanceTests : IAsyncLifetime
     {
         public override IReadOnlyList<ArtifactSpec> Artifacts { get; } = [new ArtifactSpec("final")];
 
-        public override Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
+        public override async Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
         {
-            var summary = JsonSerializer.SerializeToElement(new { images = context.GetInputPins("beat_image").Count });
-            return Task.FromResult(new PhaseResult([new PhaseArtifact("final", "final", ArtifactContent.FromJson(summary))], summary));
+            var summary = JsonSerializer.SerializeToElement(new { images = (await context.GetInputPinsAsync("beat_image", cancellationToken)).Count });
+            return new PhaseResult([new PhaseArtifact("final", "final", ArtifactContent.FromJson(summary))], summary);
         }
     }
 }

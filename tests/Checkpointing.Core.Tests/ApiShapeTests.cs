@@ -80,9 +80,9 @@ public sealed class ApiShapeTests : IAsyncLifetime
 
         public override async Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
         {
-            var specPin = context.GetInputPins("spec").Single();
+            var specPin = (await context.GetInputPinsAsync("spec", cancellationToken)).Single();
             Beats = (await context.ReadJsonAsync<Spec>(specPin, cancellationToken: cancellationToken)).Beats.Count;
-            foreach (var pin in context.GetInputPins("beat_image"))
+            foreach (var pin in await context.GetInputPinsAsync("beat_image", cancellationToken))
             {
                 var (stream, blob) = await context.OpenAsync(pin, cancellationToken);
                 await using (stream)

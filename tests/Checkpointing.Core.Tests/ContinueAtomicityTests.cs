@@ -65,8 +65,8 @@ public class ContinueAtomicityTests
         var result = await host.Runner.ContinueAsync(plan.Id, cancellationToken: Ct);
 
         Assert.Equal((BranchNames.Main, false), (result.Branch, result.BranchCreated));
-        var consumed = Assert.Single(result.Checkpoint!.Consumed, p => p.Type == "spec");
-        Assert.Equal(1, consumed.Version); // exactly what was fingerprinted when the continue was recorded
+        var consumed = Assert.Single(await host.Queries.GetInputsAsync(result.Checkpoint!.Id, Ct), p => p.Type == "spec");
+        Assert.Equal(1, consumed.Version); // exactly the revision recorded with the continuation
         Assert.DoesNotContain(host.Backend.Jobs, j => j.Value.Input.ToJsonString().Contains("ZEBRA", StringComparison.Ordinal));
     }
 

@@ -52,8 +52,8 @@ public class ContinueTests
         Assert.Equal(("main-1", "main-2"), (first.Branch, second.Branch));
         Assert.True(second.BranchCreated);
         Assert.False(second.AlreadyContinued);
-        Assert.Contains(first.Checkpoint!.Consumed, p => p is { Type: "spec", Version: 2 });
-        Assert.Contains(second.Checkpoint!.Consumed, p => p is { Type: "spec", Version: 3 });
+        Assert.Contains(await host.Queries.GetInputsAsync(first.Checkpoint!.Id, Ct), p => p is { Type: "spec", Version: 2 });
+        Assert.Contains(await host.Queries.GetInputsAsync(second.Checkpoint!.Id, Ct), p => p is { Type: "spec", Version: 3 });
     }
 
     [Fact]
@@ -78,6 +78,7 @@ public class ContinueTests
         var storyboard = checkpoints.Single(c => c.Phase == 2);
         var chunksOnMain = checkpoints.Single(c => c.Phase == 3);
         Assert.Equal(CheckpointStatus.Approved, storyboard.Status);
+        var mainInputsBefore = await host.Queries.GetInputsAsync(chunksOnMain.Id, Ct);
 
         await host.Editor.RegenerateUnitAsync(storyboard.Id, 2, new UnitOverrides(Prompt: "from history"), cancellationToken: Ct);
         var fork = await host.Runner.ContinueAsync(storyboard.Id, cancellationToken: Ct);
@@ -87,12 +88,12 @@ public class ContinueTests
         Assert.Equal(RunStatus.Completed, fork.Run.Status);
         Assert.Equal((3, "main-1"), (fork.Checkpoint!.Phase, fork.Checkpoint.Branch));
         Assert.Equal(2, (await host.Store.ListCheckpointsAsync(done.Run.Id, "main-1", Ct)).Count);
-        Assert.Contains(fork.Checkpoint!.Consumed, p => p is { Type: "beat_image", Key: "beat_2", Version: 2 });
+        Assert.Contains(await host.Queries.GetInputsAsync(fork.Checkpoint!.Id, Ct), p => p is { Type: "beat_image", Key: "beat_2", Version: 2 });
 
         // The existing branch still records version 1 of beat 2: later edits never change what it was built from.
-        var main = await host.Store.GetCheckpointAsync(chunksOnMain.Id, Ct);
-        Assert.Contains(main!.Consumed, p => p is { Type: "beat_image", Key: "beat_2", Version: 1 });
-        Assert.Equal(chunksOnMain.Consumed, main.Consumed);
+        var main = await host.Queries.GetInputsAsync(chunksOnMain.Id, Ct);
+        Assert.Contains(main, p => p is { Type: "beat_image", Key: "beat_2", Version: 1 });
+        Assert.Equal(mainInputsBefore, main);
     }
 
     [Fact]
@@ -122,7 +123,7 @@ public class ContinueTests
         var filesBefore = host.BlobFilesOnDisk();
         var bytesBefore = host.BlobBytesOnDisk();
         var artifacts = await host.Store.GetArtifactsAsync(storyboard.Id, Ct);
-        var continuation = await host.Store.ContinueAsync(new ContinuationRequest(storyboard.Id, "fp", Fork: true, DateTimeOffset.UtcNow), Ct);
+        var continuation = await host.Store.ContinueAsync(new ContinuationRequest(storyboard.Id, 1, Fork: true, DateTimeOffset.UtcNow), Ct);
         Assert.True(continuation.BranchCreated);
         Assert.Equal((filesBefore, bytesBefore), (host.BlobFilesOnDisk(), host.BlobBytesOnDisk()));
 
@@ -130,7 +131,7 @@ public class ContinueTests
         var clipsBefore = host.BlobFilesOnDisk();
         var fork = await host.Runner.ContinueAsync(storyboard.Id, cancellationToken: Ct);
         Assert.True(fork.BranchCreated);
-        var pinned = fork.Checkpoint!.Consumed.Where(p => p.Type == "beat_image").ToList();
+        var pinned = (await host.Queries.GetInputsAsync(fork.Checkpoint!.Id, Ct)).Where(p => p.Type == "beat_image").ToList();
         Assert.Equal(artifacts.Select(a => (a.Id, a.Version)), pinned.Select(p => (p.ArtifactId, p.Version)));
         var chunkBlobs = (await host.Store.GetArtifactsAsync(fork.Checkpoint.Id, Ct)).Select(a => a.Content.Blob!.Hash).Distinct().Count();
         Assert.Equal(clipsBefore + chunkBlobs, host.BlobFilesOnDisk());

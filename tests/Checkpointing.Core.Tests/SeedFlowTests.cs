@@ -34,7 +34,7 @@ public class SeedFlowTests
         Assert.Equal(CheckpointStatus.Approved, (await host.Store.GetCheckpointAsync(plan.Id, Ct))!.Status);
 
         // Phase 2 consumed the edited spec (version 2), and its prompts carry the edit.
-        Assert.Contains(storyboard.Consumed, p => p is { Type: "spec", Version: 2 });
+        Assert.Contains(await host.Queries.GetInputsAsync(storyboard.Id, Ct), p => p is { Type: "spec", Version: 2 });
         var beat1 = await host.Queries.GetArtifactAsync(storyboard.Id, "beat_image", "beat_1", Ct);
         Assert.EndsWith("warm", beat1.Metadata.Prompt);
 
@@ -59,7 +59,7 @@ public class SeedFlowTests
         var toChunks = await host.Runner.ContinueAsync(storyboard.Id, cancellationToken: Ct);
         Assert.Equal((3, "main-1-1", true), (toChunks.NextPhase, toChunks.Branch, toChunks.BranchCreated));
         var chunks = Assert.IsType<Checkpoint>(toChunks.Checkpoint);
-        Assert.Contains(chunks.Consumed, p => p is { Type: "beat_image", Key: "beat_3", Version: 2 });
+        Assert.Contains(await host.Queries.GetInputsAsync(chunks.Id, Ct), p => p is { Type: "beat_image", Key: "beat_3", Version: 2 });
 
         // The tree shows three branches.
         var status = await host.Queries.GetStatusAsync(started.Run.Id, Ct);

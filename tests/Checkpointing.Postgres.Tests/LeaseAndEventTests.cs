@@ -124,11 +124,18 @@ public sealed class LeaseAndEventTests : IAsyncLifetime
         await a.CreateRunAsync(paused, Ct);
         var setRunning = await WakeTimeAsync(b, () => a.UpdateRunStateAsync(paused.Id, new RunState(RunStatus.Running, 2, "main", null), T0.AddSeconds(2), Ct));
 
-        var checkpoint = await a.CommitCheckpointAsync(new NewCheckpoint(Guid.NewGuid(), queued.Id, "main", 1, null, null, 0m, null, null, [],
-            [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(Json("{}")), ArtifactMetadata.Empty)], null, 0m, T0), Ct);
+        var checkpoint = await a.CommitCheckpointAsync(new NewCheckpoint
+        {
+            Id = Guid.NewGuid(),
+            RunId = queued.Id,
+            Branch = "main",
+            Phase = 1,
+            Artifacts = [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(Json("{}")), ArtifactMetadata.Empty)],
+            CreatedAt = T0,
+        }, Ct);
         var again = (await a.TryClaimRunAsync(queued.Id, "api", T0.AddSeconds(3), T0.AddMinutes(2), Ct))!;
         var continued = await WakeTimeAsync(b, () => a.ContinueAsync(
-            new ContinuationRequest(checkpoint.Id, "v1", Fork: false, T0.AddSeconds(4)) { FencingToken = again.LeaseToken, Queue = true }, Ct));
+            new ContinuationRequest(checkpoint.Id, 0, Fork: false, T0.AddSeconds(4)) { FencingToken = again.LeaseToken, Queue = true }, Ct));
 
         Assert.All(new[] { created, released, setRunning, continued }, woke => Assert.True(woke < Quickly, $"A waiter woke after {woke}, not on the notification."));
     }
@@ -296,7 +303,7 @@ public sealed class LeaseAndEventTests : IAsyncLifetime
         var run = (await store.GetRunAsync(runId, Ct))!;
         Assert.Equal((null, null, 0L), (run.LeaseOwner, run.LeaseExpiresAt, run.LeaseToken));
         var continuation = Assert.Single(await store.ListContinuationsAsync(checkpointId, Ct));
-        Assert.Equal(("v1", 0, null, null), (continuation.Fingerprint, continuation.Pins.Count, continuation.RequestedBy, continuation.Description));
+        Assert.Equal((0L, null, null), (continuation.Revision, continuation.RequestedBy, continuation.Description));
         Assert.Equal(1L, (await store.ClaimNextRunAsync("worker", T0, T0.AddMinutes(1), Ct))?.LeaseToken);
     }
 

@@ -39,8 +39,7 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
         new(Guid.NewGuid(), "video", owner, Json("""{"prompt":"x"}"""), false, RunStatus.Queued, null, null, null, null, 0m, null, T0, T0);
 
     private static NewCheckpoint NewCheckpoint(Guid runId, params NewArtifact[] artifacts) =>
-        new(Guid.NewGuid(), runId, "main", 1, null, null, 0m, null, null, [],
-            artifacts.Length > 0 ? artifacts : [Spec()], null, 0m, T0);
+        new() { Id = Guid.NewGuid(), RunId = runId, Branch = "main", Phase = 1, Artifacts = artifacts.Length > 0 ? artifacts : [Spec()], CreatedAt = T0 };
 
     private static NewArtifact Spec(string key = "spec") =>
         new(Guid.NewGuid(), "spec", key, ArtifactContent.FromJson(Json("""{"v":1}""")), ArtifactMetadata.Empty);
@@ -194,7 +193,7 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Two_artifacts_with_one_type_and_key_fail_on_the_constraint_and_commit_nothing()
+    public async Task Two_artifacts_with_one_type_and_key_are_refused_with_the_core_message_and_commit_nothing()
     {
         await using var store = Open();
         var run = NewRun();
@@ -203,7 +202,7 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
 
         var e = await Assert.ThrowsAsync<InvalidStateException>(() => store.CommitCheckpointAsync(input, Ct));
 
-        Assert.Equal("uq_artifacts_type_key", Assert.IsType<PostgresException>(e.InnerException).ConstraintName);
+        Assert.Equal("The checkpoint holds artifact 'spec/spec' twice; each type and key must be unique.", e.Message);
         Assert.Null(await store.GetCheckpointAsync(input.Id, Ct));
         Assert.Equal(0, await CountAsync($"SELECT COUNT(*) FROM \"{_schema}\".artifact_versions"));
         Assert.Equal(1, (await store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct)).Version);

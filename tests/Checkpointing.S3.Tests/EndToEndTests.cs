@@ -99,10 +99,10 @@ public sealed class EndToEndTests : IAsyncLifetime
     {
         public override IReadOnlyList<ArtifactSpec> Artifacts { get; } = [new ArtifactSpec("final")];
 
-        public override Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
+        public override async Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
         {
-            var summary = JsonSerializer.SerializeToElement(new { images = context.GetInputPins("beat_image").Count });
-            return Task.FromResult(new PhaseResult([new PhaseArtifact("final", "final", ArtifactContent.FromJson(summary))], summary));
+            var summary = JsonSerializer.SerializeToElement(new { images = (await context.GetInputPinsAsync("beat_image", cancellationToken)).Count });
+            return new PhaseResult([new PhaseArtifact("final", "final", ArtifactContent.FromJson(summary))], summary);
         }
     }
 }

@@ -22,8 +22,15 @@ public sealed class CrossProcessTests : IDisposable
         var now = DateTimeOffset.UtcNow;
         var run = new Run(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), false, RunStatus.Paused, 1, "main", null, null, 0m, null, now, now);
         await store.CreateRunAsync(run, Ct);
-        var checkpoint = await store.CommitCheckpointAsync(new NewCheckpoint(Guid.NewGuid(), run.Id, "main", 1, null, null, 0m, null, null, [],
-            [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(input.RootElement), ArtifactMetadata.Empty)], null, 0m, now), Ct);
+        var checkpoint = await store.CommitCheckpointAsync(new NewCheckpoint
+        {
+            Id = Guid.NewGuid(),
+            RunId = run.Id,
+            Branch = "main",
+            Phase = 1,
+            Artifacts = [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(input.RootElement), ArtifactMetadata.Empty)],
+            CreatedAt = now,
+        }, Ct);
 
         var workers = Enumerable.Range(0, 2).Select(_ => RunWorkerAsync(run.Id, checkpoint.Id)).ToList();
         var local = Enumerable.Range(0, Forks).Select(_ => Task.Run(() => store.CreateBranchAsync(run.Id, "main", checkpoint.Id, now, Ct), Ct)).ToList();

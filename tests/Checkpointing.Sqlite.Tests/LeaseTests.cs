@@ -99,7 +99,7 @@ public sealed class LeaseTests : IDisposable
         var run = (await store.GetRunAsync(runId, Ct))!;
         Assert.Equal((null, null, 0L, 0.5m), (run.LeaseOwner, run.LeaseExpiresAt, run.LeaseToken, run.Cost));
         var continuation = Assert.Single(await store.ListContinuationsAsync(checkpointId, Ct));
-        Assert.Equal(("fp", "main", 0, (string?)null, (string?)null), (continuation.Fingerprint, continuation.Branch, continuation.Pins.Count, continuation.RequestedBy, continuation.Description));
+        Assert.Equal((0L, "main", (string?)null, (string?)null), (continuation.Revision, continuation.Branch, continuation.RequestedBy, continuation.Description));
 
         // The interrupted run (updated 19:00 UTC) is younger than the queued one (18:00 UTC): the backfilled ticks order them.
         var now = T0.AddDays(1);

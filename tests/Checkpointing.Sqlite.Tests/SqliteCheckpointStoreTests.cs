@@ -24,9 +24,15 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
         new(Guid.NewGuid(), "video", owner, Json("{}"), false, RunStatus.Queued, null, null, null, null, 0m, null, T0, T0);
 
     private static NewCheckpoint NewCheckpoint(Guid runId, string branch = "main") =>
-        new(Guid.NewGuid(), runId, branch, 1, null, null, 0m, null, null, [],
-            [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(Json("""{"v":1}""")), ArtifactMetadata.Empty)],
-            null, 0m, T0);
+        new()
+        {
+            Id = Guid.NewGuid(),
+            RunId = runId,
+            Branch = branch,
+            Phase = 1,
+            Artifacts = [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(Json("""{"v":1}""")), ArtifactMetadata.Empty)],
+            CreatedAt = T0,
+        };
 
     /// <summary>A second store on the same file that shares no connection pool with the first, like another process.</summary>
     private SqliteCheckpointStore OpenOtherProcess() =>
@@ -106,7 +112,7 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
         var checkpoint = await first.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct);
 
         var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Task.Run(
-            () => (i % 2 == 0 ? first : second).ContinueAsync(new ContinuationRequest(checkpoint.Id, "fp", Fork: true, T0), Ct), Ct)));
+            () => (i % 2 == 0 ? first : second).ContinueAsync(new ContinuationRequest(checkpoint.Id, 0, Fork: true, T0), Ct), Ct)));
 
         Assert.Single(results, r => !r.Existing);
         Assert.All(results, r => Assert.Equal("main-1", r.Branch));

@@ -262,9 +262,10 @@ public static class Commands
             var details = await s.Queries.GetCheckpointAsync(c.Id, ct);
             s.Ui.Line($"checkpoint {c.Id}: {Views.Phase(c.Phase)} on {c.Branch} v{c.Version}, {c.Status.ToString().ToLowerInvariant()}, cost {Ui.Money(c.Cost)}");
             s.Ui.Line($"run {c.RunId}; parent {(c.ParentId is { } parent ? parent.ToString() : "none")}; created {Ui.Time(c.CreatedAt)} by {c.CreatedBy ?? "-"}{(c.EditDescription is { } d ? $" ({d})" : "")}");
-            if (c.Consumed.Count > 0)
+            var consumed = await s.Queries.GetInputsAsync(c.Id, ct);
+            if (consumed.Count > 0)
             {
-                s.Ui.Line("built from: " + string.Join(", ", c.Consumed.OrderBy(x => x.Phase).Select(x => $"{x.Key} v{x.Version}")));
+                s.Ui.Line("built from: " + string.Join(", ", consumed.Select(x => $"{x.Key} v{x.Version}")));
             }
 
             s.Ui.Out.Write(Views.Artifacts(s.Ui, details));

@@ -12,7 +12,7 @@ public sealed class AssemblePhase(VideoAssembler assembler) : Phase("assemble")
 
     public override async Task<PhaseResult> ExecuteAsync(PhaseContext context, CancellationToken cancellationToken)
     {
-        var pins = context.GetInputPins(ChunksPhase.ArtifactType);
+        var pins = await context.GetInputPinsAsync(ChunksPhase.ArtifactType, cancellationToken);
         if (pins.Count == 0)
         {
             throw new InvalidStateException("There are no clips to assemble; continue a chunks checkpoint.");

@@ -23,7 +23,7 @@ public sealed class ChunksPhase(PipelineBackend backend, IOptions<VideoPipelineO
     public override async Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken)
     {
         var spec = await StoryboardPhase.ReadSpecAsync(context, cancellationToken);
-        var images = context.GetInputPins(StoryboardPhase.ArtifactType).Count;
+        var images = (await context.GetInputPinsAsync(StoryboardPhase.ArtifactType, cancellationToken)).Count;
         return images == spec.Beats.Count
             ? images
             : throw new InvalidStateException($"The storyboard has {images} images but the spec has {spec.Beats.Count} beats; regenerate the storyboard from the spec.");

@@ -190,7 +190,7 @@
   }
 
   function renderCheckpoint() {
-    const { checkpoint: c, artifacts } = state.details;
+    const { checkpoint: c, artifacts, consumed } = state.details;
     const terminal = state.status && state.status.branches.some((b) => b.leaf && b.leaf.id === c.id && !b.canContinue && c.status !== "abandoned");
     const edited = artifacts.some((a) => a.version > 1);
     const continueButton = h("button", {
@@ -198,7 +198,7 @@
       title: edited ? "Edited: continuing forks a new branch" : "Continue on this branch",
       onclick: (e) => continueCheckpoint(e.currentTarget),
     }, edited ? "Continue on a new branch" : "Continue");
-    const pins = (c.consumed || []).map((p) => `${p.key} v${p.version}`);
+    const pins = (consumed || []).map((p) => `${p.key} v${p.version}`);
     fill($("checkpoint"), 
       h("div", { class: "cp-head" },
         h("div", {},

@@ -155,7 +155,7 @@ public sealed class CheckpointEditor
         ThrowIfStale(target, options);
         var parent = checkpoint.ParentId is { } parentId ? await _sdk.Store.GetCheckpointAsync(parentId, cancellationToken).ConfigureAwait(false) : null;
         var executionKey = $"edit/{checkpoint.Id:N}/{key}/{target.Artifact.Version + 1}";
-        var context = new UnitContext(_sdk, run, pipeline, checkpoint.Phase, checkpoint.Branch, parent, checkpoint.Consumed, executionKey, unitIndex, unitCount, overrides ?? UnitOverrides.None);
+        var context = new UnitContext(_sdk, run, pipeline, checkpoint.Phase, checkpoint.Branch, parent, new PhaseInputs(_sdk.Store, parent, checkpoint.ParentRevision), executionKey, unitIndex, unitCount, overrides ?? UnitOverrides.None);
         var result = await phase.GenerateUnitAsync(context, cancellationToken).ConfigureAwait(false);
         var cost = result.Cost + context.GenerationCost;
         var metadata = (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost };

@@ -112,4 +112,11 @@ public sealed record ArtifactVersion(
     ArtifactMetadata Metadata,
     DateTimeOffset CreatedAt,
     string? CreatedBy,
-    string? Reason);
+    string? Reason)
+{
+    /// <summary>
+    /// The revision of the owning checkpoint that this version was written at (see <see cref="Checkpoint.Revision"/>):
+    /// 0 for version 1, the checkpoint's new revision for every edit.
+    /// </summary>
+    public long Revision { get; init; }
+}

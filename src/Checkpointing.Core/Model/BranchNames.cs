@@ -39,4 +39,23 @@ public static class BranchNames
 
         return int.TryParse(rest, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
     }
+
+    /// <summary>
+    /// The name of the next child of <paramref name="parent"/>: its counter is one more than the highest counter among
+    /// the immediate children in <paramref name="existing"/> (any other names are ignored). Stores call it inside the
+    /// transaction that inserts the branch, so that concurrent forks never share a name.
+    /// </summary>
+    /// <param name="parent">The parent branch.</param>
+    /// <param name="existing">The run's branch names (or any superset of the parent's children).</param>
+    public static string NextChild(string parent, IEnumerable<string> existing)
+    {
+        ArgumentNullException.ThrowIfNull(existing);
+        var max = 0;
+        foreach (var name in existing)
+        {
+            max = Math.Max(max, ChildCounter(parent, name));
+        }
+
+        return Child(parent, max + 1);
+    }
 }

@@ -14,35 +14,65 @@ public enum CheckpointStatus
 }
 
 /// <summary>The result of one phase on one branch.</summary>
-/// <param name="Id">The checkpoint id.</param>
-/// <param name="RunId">The run the checkpoint belongs to.</param>
-/// <param name="Branch">The branch name, e.g. <c>main</c> or <c>main-1</c>.</param>
-/// <param name="Phase">The 1-based phase number.</param>
-/// <param name="Version">Unique per run, branch and phase, starting at 1.</param>
-/// <param name="ParentId">The checkpoint this one was continued from, or null for phase 1 of a run.</param>
-/// <param name="Status">The review state.</param>
-/// <param name="ApprovedAt">When the checkpoint was approved.</param>
-/// <param name="CreatedAt">When the checkpoint was committed.</param>
-/// <param name="Output">The phase's JSON summary.</param>
-/// <param name="Cost">The cost of generating the checkpoint's artifacts, plus later regenerations.</param>
-/// <param name="CreatedBy">Who caused the checkpoint to be created.</param>
-/// <param name="EditDescription">Optional description of the edits that led to this checkpoint.</param>
-/// <param name="Consumed">Exactly which artifact versions of its lineage this checkpoint was built from.</param>
-public sealed record Checkpoint(
-    Guid Id,
-    Guid RunId,
-    string Branch,
-    int Phase,
-    int Version,
-    Guid? ParentId,
-    CheckpointStatus Status,
-    DateTimeOffset? ApprovedAt,
-    DateTimeOffset CreatedAt,
-    JsonElement? Output,
-    decimal Cost,
-    string? CreatedBy,
-    string? EditDescription,
-    IReadOnlyList<ArtifactPin> Consumed);
+/// <remarks>
+/// A checkpoint does not copy what it was built from: it names its parent and the parent's <see cref="Revision"/> at the
+/// moment it was continued (<see cref="ParentRevision"/>). Each artifact version records the revision that wrote it, so
+/// the exact inputs follow from the lineage (<see cref="CheckpointQueries.GetInputsAsync"/>), and forking costs the
+/// same whatever the number of artifacts.
+/// </remarks>
+public sealed record Checkpoint
+{
+    /// <summary>The checkpoint id.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>The run the checkpoint belongs to.</summary>
+    public required Guid RunId { get; init; }
+
+    /// <summary>The branch name, e.g. <c>main</c> or <c>main-1</c>.</summary>
+    public required string Branch { get; init; }
+
+    /// <summary>The 1-based phase number.</summary>
+    public required int Phase { get; init; }
+
+    /// <summary>Unique per run, branch and phase, starting at 1.</summary>
+    public required int Version { get; init; }
+
+    /// <summary>The checkpoint this one was continued from, or null for phase 1 of a run.</summary>
+    public Guid? ParentId { get; init; }
+
+    /// <summary>
+    /// The <see cref="Revision"/> of the parent this checkpoint was built from: the phase consumed the parent's artifacts
+    /// as they stood at that revision (later edits of the parent never change it). Null for phase 1.
+    /// </summary>
+    public long? ParentRevision { get; init; }
+
+    /// <summary>
+    /// Counts the edits of this checkpoint's artifacts: 0 when committed, one more with every new artifact version. The
+    /// state of all its artifacts at a revision is fixed once the revision is reached.
+    /// </summary>
+    public long Revision { get; init; }
+
+    /// <summary>The review state.</summary>
+    public CheckpointStatus Status { get; init; }
+
+    /// <summary>When the checkpoint was approved.</summary>
+    public DateTimeOffset? ApprovedAt { get; init; }
+
+    /// <summary>When the checkpoint was committed.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The phase's JSON summary.</summary>
+    public JsonElement? Output { get; init; }
+
+    /// <summary>The cost of generating the checkpoint's artifacts, plus later regenerations.</summary>
+    public decimal Cost { get; init; }
+
+    /// <summary>Who caused the checkpoint to be created.</summary>
+    public string? CreatedBy { get; init; }
+
+    /// <summary>Optional description of the edits that led to this checkpoint.</summary>
+    public string? EditDescription { get; init; }
+}
 
 /// <summary>A pinned artifact version that a checkpoint consumed from its lineage.</summary>
 /// <param name="ArtifactId">The artifact's id.</param>

@@ -11,7 +11,7 @@ namespace Checkpointing;
 /// </summary>
 public class PhaseContext
 {
-    private readonly Dictionary<(string Type, string Key), ArtifactPin> _inputs;
+    private readonly PhaseInputs _inputs;
     private int _slot;
     private long _generationCostTicks;
 
@@ -22,7 +22,7 @@ public class PhaseContext
         int phaseNumber,
         string branch,
         Checkpoint? parent,
-        IReadOnlyList<ArtifactPin> inputs,
+        PhaseInputs inputs,
         string executionKey,
         string slotPrefix)
     {
@@ -32,15 +32,12 @@ public class PhaseContext
         PhaseNumber = phaseNumber;
         Branch = branch;
         Parent = parent;
-        Inputs = inputs;
+        _inputs = inputs;
         ExecutionKey = executionKey;
         SlotPrefix = slotPrefix;
-        _inputs = [];
-        foreach (var pin in inputs)
-        {
-            _inputs[(pin.Type, pin.Key)] = pin; // later (higher-phase) pins win
-        }
     }
+
+    internal PhaseInputs InputSet => _inputs;
 
     internal SdkServices Sdk { get; }
 
@@ -69,8 +66,19 @@ public class PhaseContext
     /// <summary>The checkpoint the phase continues from, or null for phase 1.</summary>
     public Checkpoint? Parent { get; }
 
-    /// <summary>The artifact versions of the lineage this phase consumes.</summary>
-    public IReadOnlyList<ArtifactPin> Inputs { get; }
+    /// <summary>
+    /// The revision of <see cref="Parent"/> this phase consumes (see <see cref="Checkpoint.Revision"/>): its artifacts as
+    /// they stood then, whatever was edited since. Null for phase 1.
+    /// </summary>
+    public long? ParentRevision => _inputs.ParentRevision;
+
+    /// <summary>
+    /// Lists the artifact versions of the lineage this phase consumes, lowest phase first. They are read from the store
+    /// when first asked for, once per phase execution.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<IReadOnlyList<ArtifactPin>> GetInputsAsync(CancellationToken cancellationToken = default) =>
+        (await _inputs.GetAsync(cancellationToken).ConfigureAwait(false)).All;
 
     /// <summary>The blob store, for reading inputs and writing outputs.</summary>
     public IBlobStore Blobs => Sdk.Blobs;
@@ -87,10 +95,12 @@ public class PhaseContext
     /// <summary>What calls to <see cref="GenerateAsync"/> have cost so far in this context (counted automatically).</summary>
     public decimal GenerationCost => Interlocked.Read(ref _generationCostTicks) / 1_000_000m;
 
-    /// <summary>Finds the pinned input of a type and key, or null.</summary>
+    /// <summary>Finds the pinned input of a type and key (the one of the highest phase that holds it), or null.</summary>
     /// <param name="type">The artifact type.</param>
     /// <param name="key">The artifact key.</param>
-    public ArtifactPin? FindInput(string type, string key) => _inputs.GetValueOrDefault((type, key));
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<ArtifactPin?> FindInputAsync(string type, string key, CancellationToken cancellationToken = default) =>
+        (await _inputs.GetAsync(cancellationToken).ConfigureAwait(false)).ByKey.GetValueOrDefault((type, key));
 
     /// <summary>Reads an input artifact at the version this phase consumes.</summary>
     /// <param name="type">The artifact type.</param>
@@ -99,19 +109,19 @@ public class PhaseContext
     /// <exception cref="ArtifactNotFoundException">No checkpoint of the lineage holds the artifact.</exception>
     public async Task<ArtifactVersion> GetInputAsync(string type, string key, CancellationToken cancellationToken = default)
     {
-        var pin = FindInput(type, key) ?? throw new ArtifactNotFoundException(Parent?.Id ?? Guid.Empty, type, key);
+        var pin = await FindInputAsync(type, key, cancellationToken).ConfigureAwait(false) ?? throw new ArtifactNotFoundException(Parent?.Id ?? Guid.Empty, type, key);
         return await Sdk.Store.GetArtifactVersionAsync(pin.ArtifactId, pin.Version, cancellationToken).ConfigureAwait(false)
             ?? throw new ArtifactNotFoundException(pin.CheckpointId, type, key, pin.Version);
     }
 
-    /// <summary>Reads the version of an input that <paramref name="pin"/> names (one of <see cref="Inputs"/>).</summary>
-    /// <param name="pin">A pin from <see cref="Inputs"/>, <see cref="GetInputPins"/> or <see cref="FindInput"/>.</param>
+    /// <summary>Reads the version of an input that <paramref name="pin"/> names (one of <see cref="GetInputsAsync"/>).</summary>
+    /// <param name="pin">A pin from <see cref="GetInputsAsync"/>, <see cref="GetInputPinsAsync"/> or <see cref="FindInputAsync"/>.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     /// <exception cref="ArtifactNotFoundException">The pin is not one this phase consumes.</exception>
     public async Task<ArtifactVersion> ReadAsync(ArtifactPin pin, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(pin);
-        if (!Inputs.Contains(pin))
+        if (!(await _inputs.GetAsync(cancellationToken).ConfigureAwait(false)).Set.Contains(pin))
         {
             throw new ArtifactNotFoundException(pin.CheckpointId, pin.Type, pin.Key, pin.Version);
         }
@@ -122,7 +132,7 @@ public class PhaseContext
 
     /// <summary>Reads an inline JSON input named by its pin and deserializes it.</summary>
     /// <typeparam name="T">The type to deserialize to.</typeparam>
-    /// <param name="pin">A pin from <see cref="Inputs"/>.</param>
+    /// <param name="pin">A pin from <see cref="GetInputsAsync"/>.</param>
     /// <param name="options">Serializer options; default: web defaults.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     public async Task<T> ReadJsonAsync<T>(ArtifactPin pin, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
@@ -138,7 +148,7 @@ public class PhaseContext
     }
 
     /// <summary>Opens the bytes of a blob input named by its pin.</summary>
-    /// <param name="pin">A pin from <see cref="Inputs"/>.</param>
+    /// <param name="pin">A pin from <see cref="GetInputsAsync"/>.</param>
     /// <param name="cancellationToken">Cancels the read.</param>
     public async Task<(Stream Content, BlobReference Blob)> OpenAsync(ArtifactPin pin, CancellationToken cancellationToken = default)
     {
@@ -147,9 +157,14 @@ public class PhaseContext
         return (await Sdk.Blobs.OpenReadAsync(blob.Hash, cancellationToken).ConfigureAwait(false), blob);
     }
 
-    /// <summary>Lists the pinned inputs of one artifact type, in the order their checkpoint lists them.</summary>
+    /// <summary>Lists the pinned inputs of one artifact type in force (one per key), in the order their checkpoint lists them.</summary>
     /// <param name="type">The artifact type.</param>
-    public IReadOnlyList<ArtifactPin> GetInputPins(string type) => Inputs.Where(p => p.Type == type && _inputs[(p.Type, p.Key)] == p).ToList();
+    /// <param name="cancellationToken">Cancels the read.</param>
+    public async Task<IReadOnlyList<ArtifactPin>> GetInputPinsAsync(string type, CancellationToken cancellationToken = default)
+    {
+        var inputs = await _inputs.GetAsync(cancellationToken).ConfigureAwait(false);
+        return inputs.All.Where(p => p.Type == type && inputs.IsInForce(p)).ToList();
+    }
 
     /// <summary>Reads an inline JSON input and deserializes it.</summary>
     /// <typeparam name="T">The type to deserialize to.</typeparam>
@@ -375,7 +390,7 @@ public sealed class UnitContext : PhaseContext
         int phaseNumber,
         string branch,
         Checkpoint? parent,
-        IReadOnlyList<ArtifactPin> inputs,
+        PhaseInputs inputs,
         string executionKey,
         int unitIndex,
         int unitCount,

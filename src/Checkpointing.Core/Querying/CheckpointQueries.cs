@@ -175,6 +175,26 @@ public sealed class CheckpointQueries
         return await _sdk.Store.GetArtifactHistoryAsync(artifact.Id, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Lists exactly which artifact versions of its lineage a checkpoint was built from, lowest phase first: its parent's
+    /// artifacts as they stood at <see cref="Checkpoint.ParentRevision"/>, then what the parent itself was built from, up
+    /// to phase 1. Later edits of the lineage never change the answer. Empty for phase 1.
+    /// </summary>
+    /// <param name="checkpointId">The checkpoint.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
+    public async Task<IReadOnlyList<ArtifactPin>> GetInputsAsync(Guid checkpointId, CancellationToken cancellationToken = default)
+    {
+        var checkpoint = await _sdk.GetCheckpointAsync(checkpointId, cancellationToken).ConfigureAwait(false);
+        if (checkpoint.ParentId is not { } parentId)
+        {
+            return [];
+        }
+
+        var parent = await _sdk.GetCheckpointAsync(parentId, cancellationToken).ConfigureAwait(false);
+        return await PhaseInputs.ResolveAsync(_sdk.Store, parent, checkpoint.ParentRevision ?? 0, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Reads the current version of one artifact.</summary>
     /// <param name="checkpointId">The checkpoint that owns it.</param>
     /// <param name="type">The artifact type.</param>

@@ -57,7 +57,7 @@ public sealed class CheckpointRunner
         run = _executor.WithNewLease(run);
         await _sdk.Store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);
         _sdk.Log.RunStarted(run.Id, pipeline.Name, run.AutoContinue);
-        return await _executor.ExecuteAsync(_executor.LeaseOf(run), 1, BranchNames.Main, null, [], request.OwnerId, null, cancellationToken).ConfigureAwait(false);
+        return await _executor.ExecuteAsync(_executor.LeaseOf(run), 1, BranchNames.Main, null, null, request.OwnerId, null, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -105,10 +105,9 @@ public sealed class CheckpointRunner
             if (lease is null)
             {
                 // Someone executes the run. When it is this very continuation, wait for its phase; else the run is busy.
-                var artifacts = await _sdk.Store.GetArtifactsAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false);
-                var fingerprint = RunExecutor.Fingerprint(artifacts);
+                var revision = (await _sdk.GetCheckpointAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false)).Revision;
                 var recorded = (await _sdk.Store.ListContinuationsAsync(checkpoint.Id, cancellationToken).ConfigureAwait(false))
-                    .FirstOrDefault(c => c.Fingerprint == fingerprint);
+                    .FirstOrDefault(c => c.Revision == revision);
                 run = await _sdk.GetRunAsync(run.Id, cancellationToken).ConfigureAwait(false);
                 if (recorded is null || !IsAt(run, nextPhase, recorded.Branch, checkpoint.Id))
                 {
@@ -165,9 +164,8 @@ public sealed class CheckpointRunner
 
             // New, or recorded before but its phase failed or was interrupted: run it (finished units and jobs are kept).
             var approved = await _sdk.GetCheckpointAsync(checkpoint.Id, CancellationToken.None).ConfigureAwait(false);
-            var pins = continuation.Pins.Count > 0 ? continuation.Pins : null;
             var result = await _executor.ExecuteAsync(
-                lease, nextPhase, continuation.Branch, approved, pins, continuation.RequestedBy ?? options?.RequestedBy, continuation.Description ?? options?.Description, cancellationToken).ConfigureAwait(false);
+                lease, nextPhase, continuation.Branch, approved, continuation.Revision, continuation.RequestedBy ?? options?.RequestedBy, continuation.Description ?? options?.Description, cancellationToken).ConfigureAwait(false);
             var first = result.Checkpoint is null ? null : await FindChildAsync(checkpoint, continuation.Branch, cancellationToken).ConfigureAwait(false);
             return new ContinueResult(nextPhase, continuation.Branch, continuation.BranchCreated, first, result.Run, AlreadyContinued: false);
         }

@@ -45,19 +45,9 @@ internal sealed class RunExecutor(SdkServices sdk)
         return run is null ? null : LeaseOf(run);
     }
 
-    /// <summary>The pins a phase continuing <paramref name="parent"/> consumes: the parent's own pins plus its artifacts now.</summary>
-    public static IReadOnlyList<ArtifactPin> PinsForChildOf(Checkpoint parent, IReadOnlyList<Artifact> artifacts) =>
-        [.. parent.Consumed, .. artifacts.Select(a => new ArtifactPin(a.Id, parent.Id, parent.Phase, a.Type, a.Key, a.Version))];
-
-    public static string Fingerprint(IReadOnlyList<Artifact> artifacts)
-    {
-        var text = string.Join('\n', artifacts.OrderBy(a => a.Type, StringComparer.Ordinal).ThenBy(a => a.Key, StringComparer.Ordinal).Select(a => $"{a.Type}/{a.Key}@{a.Version}"));
-        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
-    }
-
     /// <summary>
     /// Executes the phase a claimed run stands at (queued, interrupted or failed): its phase, branch and parent come from
-    /// the run, and its pins, requester and description from the continuation that led there.
+    /// the run, and its parent's revision, requester and description from the continuation that led there.
     /// </summary>
     public async Task<RunResult> ExecuteClaimedAsync(ExecutionLease lease, Run run, CancellationToken ct)
     {
@@ -79,8 +69,7 @@ internal sealed class RunExecutor(SdkServices sdk)
             throw;
         }
 
-        var pins = continuation is { Pins.Count: > 0 } ? continuation.Pins : null;
-        return await ExecuteAsync(lease, run.CurrentPhase ?? 1, branch, parent, pins, continuation?.RequestedBy, continuation?.Description, ct).ConfigureAwait(false);
+        return await ExecuteAsync(lease, run.CurrentPhase ?? 1, branch, parent, continuation?.Revision, continuation?.RequestedBy, continuation?.Description, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -89,7 +78,7 @@ internal sealed class RunExecutor(SdkServices sdk)
     /// fails or is cancelled; throws <see cref="OperationCanceledException"/> when the caller stops waiting (the run is
     /// then interrupted: its lease is released and its jobs keep running). The lease is released at the end.
     /// </summary>
-    public async Task<RunResult> ExecuteAsync(ExecutionLease lease, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin>? pins, string? createdBy, string? description, CancellationToken ct)
+    public async Task<RunResult> ExecuteAsync(ExecutionLease lease, int phaseNumber, string branch, Checkpoint? parent, long? parentRevision, string? createdBy, string? description, CancellationToken ct)
     {
         var runId = lease.RunId;
         await using var _ = lease.ConfigureAwait(false);
@@ -111,7 +100,7 @@ internal sealed class RunExecutor(SdkServices sdk)
                 Checkpoint checkpoint;
                 try
                 {
-                    checkpoint = await ExecutePhaseAsync(run, pipeline, phaseNumber, branch, parent, pins, createdBy, description, lease, cts.Token).ConfigureAwait(false);
+                    checkpoint = await ExecutePhaseAsync(run, pipeline, phaseNumber, branch, parent, parentRevision, createdBy, description, lease, cts.Token).ConfigureAwait(false);
                 }
                 catch (Exception e) when (lease.IsLost || e is LeaseLostException)
                 {
@@ -184,7 +173,7 @@ internal sealed class RunExecutor(SdkServices sdk)
                 phaseNumber++;
                 branch = continuation.Branch;
                 parent = await sdk.GetCheckpointAsync(checkpoint.Id, CancellationToken.None).ConfigureAwait(false);
-                pins = continuation.Pins.Count > 0 ? continuation.Pins : null;
+                parentRevision = continuation.Revision;
                 createdBy = null;
                 description = null;
             }
@@ -224,16 +213,15 @@ internal sealed class RunExecutor(SdkServices sdk)
     }
 
     /// <summary>
-    /// Records the continuation of <paramref name="checkpoint"/> with the exact versions it consumes, read once: the
-    /// fingerprint and the pins come from the same read, so a later edit never leaks into the phase.
+    /// Records the continuation of <paramref name="checkpoint"/> at its current revision, read once: the next phase
+    /// consumes its artifacts as they stand at that revision, so a later edit never leaks into the phase. One checkpoint
+    /// read, whatever the number of artifacts; an edited checkpoint (revision above 0) forks a branch.
     /// </summary>
     public async Task<Continuation> RecordContinuationAsync(Checkpoint checkpoint, long? fencingToken, string? requestedBy, string? description, bool queue, CancellationToken ct)
     {
-        var artifacts = await sdk.Store.GetArtifactsAsync(checkpoint.Id, ct).ConfigureAwait(false);
-        var edited = artifacts.Any(a => a.Version > 1);
-        var request = new ContinuationRequest(checkpoint.Id, Fingerprint(artifacts), edited, sdk.Now)
+        var revision = (await sdk.GetCheckpointAsync(checkpoint.Id, ct).ConfigureAwait(false)).Revision;
+        var request = new ContinuationRequest(checkpoint.Id, revision, Fork: revision > 0, sdk.Now)
         {
-            Pins = PinsForChildOf(checkpoint, artifacts),
             RequestedBy = requestedBy,
             Description = description,
             FencingToken = fencingToken,
@@ -250,7 +238,7 @@ internal sealed class RunExecutor(SdkServices sdk)
         return continuation;
     }
 
-    private async Task<Checkpoint> ExecutePhaseAsync(Run run, PipelineDefinition pipeline, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin>? pins, string? createdBy, string? description, ExecutionLease lease, CancellationToken ct)
+    private async Task<Checkpoint> ExecutePhaseAsync(Run run, PipelineDefinition pipeline, int phaseNumber, string branch, Checkpoint? parent, long? parentRevision, string? createdBy, string? description, ExecutionLease lease, CancellationToken ct)
     {
         var phase = pipeline.GetPhase(phaseNumber);
         using var activity = Telemetry.Source.StartActivity($"phase {phase.Name}");
@@ -270,11 +258,12 @@ internal sealed class RunExecutor(SdkServices sdk)
             sdk.Log.PhaseStarted(run.Id, phaseNumber, phase.Name, branch);
             await sdk.PublishAsync(new PhaseStarted(run.Id, sdk.Now, phaseNumber, phase.Name, branch)).ConfigureAwait(false);
 
-            pins ??= parent is null ? [] : PinsForChildOf(parent, await sdk.Store.GetArtifactsAsync(parent.Id, ct).ConfigureAwait(false));
+            // Nothing per artifact is read here: the phase reads its inputs (at the pinned revision) when it asks for them.
+            var inputs = new PhaseInputs(sdk.Store, parent, parentRevision);
             var executionKey = $"phase/{branch}/{phaseNumber}/{parent?.Id.ToString("N") ?? "root"}";
             NewCheckpoint draft = phase is UnitPhase unitPhase
-                ? await RunUnitsAsync(run, pipeline, unitPhase, phaseNumber, branch, parent, pins, executionKey, lease, ct).ConfigureAwait(false)
-                : await RunPlainAsync(run, pipeline, phase, phaseNumber, branch, parent, pins, executionKey, lease, ct).ConfigureAwait(false);
+                ? await RunUnitsAsync(run, pipeline, unitPhase, phaseNumber, branch, parent, inputs, executionKey, lease, ct).ConfigureAwait(false)
+                : await RunPlainAsync(run, pipeline, phase, phaseNumber, branch, parent, inputs, executionKey, lease, ct).ConfigureAwait(false);
             draft = draft with { CreatedBy = createdBy ?? run.OwnerId, EditDescription = description, CreatedAt = sdk.Now, FencingToken = lease.Token };
 
             var checkpoint = await sdk.Store.CommitCheckpointAsync(draft, CancellationToken.None).ConfigureAwait(false);
@@ -300,9 +289,9 @@ internal sealed class RunExecutor(SdkServices sdk)
         }
     }
 
-    private async Task<NewCheckpoint> RunPlainAsync(Run run, PipelineDefinition pipeline, Phase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, ExecutionLease lease, CancellationToken ct)
+    private async Task<NewCheckpoint> RunPlainAsync(Run run, PipelineDefinition pipeline, Phase phase, int phaseNumber, string branch, Checkpoint? parent, PhaseInputs inputs, string executionKey, ExecutionLease lease, CancellationToken ct)
     {
-        var context = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "phase") { Lease = lease };
+        var context = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, inputs, executionKey, "phase") { Lease = lease };
         if (run.Budget is { } budget)
         {
             var estimate = phase.EstimateCost(context);
@@ -330,7 +319,7 @@ internal sealed class RunExecutor(SdkServices sdk)
         CheckStorable(phase, artifacts, result.Output);
 
         var cost = result.Cost + context.GenerationCost;
-        return new NewCheckpoint(Guid.NewGuid(), run.Id, branch, phaseNumber, parent?.Id, result.Output, cost, null, null, pins, artifacts, executionKey, cost, sdk.Now);
+        return Draft(run, branch, phaseNumber, inputs) with { Output = result.Output, Cost = cost, Artifacts = artifacts, ExecutionKey = executionKey, RunCostDelta = cost };
     }
 
     /// <summary>Refuses what no store can hold (over-long JSON or text, U+0000, lone surrogates) the same way on every store.</summary>
@@ -348,9 +337,9 @@ internal sealed class RunExecutor(SdkServices sdk)
         }
     }
 
-    private async Task<NewCheckpoint> RunUnitsAsync(Run run, PipelineDefinition pipeline, UnitPhase phase, int phaseNumber, string branch, Checkpoint? parent, IReadOnlyList<ArtifactPin> pins, string executionKey, ExecutionLease lease, CancellationToken ct)
+    private async Task<NewCheckpoint> RunUnitsAsync(Run run, PipelineDefinition pipeline, UnitPhase phase, int phaseNumber, string branch, Checkpoint? parent, PhaseInputs inputs, string executionKey, ExecutionLease lease, CancellationToken ct)
     {
-        var counting = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, "count");
+        var counting = new PhaseContext(sdk, run, pipeline, phaseNumber, branch, parent, inputs, executionKey, "count");
         var total = await phase.CountUnitsAsync(counting, ct).ConfigureAwait(false);
         var done = (await sdk.Store.GetUnitsAsync(run.Id, executionKey, ct).ConfigureAwait(false))
             .Where(u => u.UnitIndex >= 1 && u.UnitIndex <= total)
@@ -387,7 +376,7 @@ internal sealed class RunExecutor(SdkServices sdk)
 
         await Parallel.ForEachAsync(missing, new ParallelOptions { MaxDegreeOfParallelism = maxConcurrency, CancellationToken = ct }, async (index, token) =>
         {
-            var unitContext = new UnitContext(sdk, run, pipeline, phaseNumber, branch, parent, pins, executionKey, index, total, UnitOverrides.None) { Lease = lease };
+            var unitContext = new UnitContext(sdk, run, pipeline, phaseNumber, branch, parent, inputs, executionKey, index, total, UnitOverrides.None) { Lease = lease };
             var estimate = phase.EstimateUnitCost(unitContext);
             if (run.Budget is { } budget)
             {
@@ -467,8 +456,24 @@ internal sealed class RunExecutor(SdkServices sdk)
 
         var units = done.Values.OrderBy(u => u.UnitIndex).ToList();
         var cost = units.Sum(u => u.Cost);
-        return new NewCheckpoint(
-            Guid.NewGuid(), run.Id, branch, phaseNumber, parent?.Id, phase.SummarizeOutput(units), cost, null, null, pins,
-            units.Select(u => u.Artifact).ToList(), executionKey, RunCostDelta: 0m, sdk.Now);
+        return Draft(run, branch, phaseNumber, inputs) with
+        {
+            Output = phase.SummarizeOutput(units),
+            Cost = cost,
+            Artifacts = units.Select(u => u.Artifact).ToList(),
+            ExecutionKey = executionKey,
+            RunCostDelta = 0m,
+        };
     }
+
+    private NewCheckpoint Draft(Run run, string branch, int phaseNumber, PhaseInputs inputs) => new()
+    {
+        Id = Guid.NewGuid(),
+        RunId = run.Id,
+        Branch = branch,
+        Phase = phaseNumber,
+        ParentId = inputs.Parent?.Id,
+        ParentRevision = inputs.ParentRevision,
+        CreatedAt = sdk.Now,
+    };
 }

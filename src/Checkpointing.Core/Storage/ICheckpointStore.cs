@@ -118,6 +118,16 @@ public interface ICheckpointStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Lists a checkpoint's artifacts as they stood at <paramref name="revision"/> of the checkpoint (see
+    /// <see cref="Checkpoint.Revision"/>): each at its latest version written at or before that revision, ordered as
+    /// <see cref="GetArtifactsAsync(Guid, CancellationToken)"/>. An unknown checkpoint gives an empty list.
+    /// </summary>
+    /// <param name="checkpointId">The checkpoint id.</param>
+    /// <param name="revision">The checkpoint revision (0 for the artifacts as committed).</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, long revision, CancellationToken cancellationToken = default);
+
     /// <summary>Reads one current artifact, or null when the checkpoint does not hold it.</summary>
     /// <param name="checkpointId">The checkpoint id.</param>
     /// <param name="type">The artifact type.</param>
@@ -138,8 +148,9 @@ public interface ICheckpointStore
 
     /// <summary>
     /// Writes a new version of an artifact if its current version is <see cref="ArtifactUpdate.ExpectedVersion"/>:
-    /// bumps the version, keeps the previous one in history, adds the cost to the checkpoint and the run, and
-    /// optionally replaces the checkpoint's output, all in one transaction.
+    /// bumps the version and the checkpoint's <see cref="Checkpoint.Revision"/> (the new version is written at the new
+    /// revision), keeps the previous one in history, adds the cost to the checkpoint and the run, and optionally replaces
+    /// the checkpoint's output, all in one transaction (see <see cref="ArtifactUpdate.ApplyTo"/>).
     /// </summary>
     /// <param name="update">The update.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
@@ -151,18 +162,19 @@ public interface ICheckpointStore
     Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Records that a checkpoint is being continued with a given state of its artifacts, in one transaction:
-    /// returns the existing record when this (checkpoint, fingerprint) was continued before; otherwise approves
-    /// the checkpoint if pending, creates a child branch when <see cref="ContinuationRequest.Fork"/> is set, stores the
-    /// record (with its pins, requester and description), and sets the run <see cref="RunStatus.Running"/> at the next
-    /// phase on the continuation's branch with the checkpoint as parent (so another process that finds the record sees
-    /// that the phase is under way). With <see cref="ContinuationRequest.Queue"/> the run is set
-    /// <see cref="RunStatus.Queued"/> there instead, and a lease held under the request's fencing token is released.
+    /// Records that a checkpoint is being continued at a given revision of its artifacts, in one transaction, as
+    /// <see cref="ContinuationRules"/> decides: returns the existing record when this (checkpoint, revision) was
+    /// continued before; otherwise approves the checkpoint if pending, creates a child branch when
+    /// <see cref="ContinuationRequest.Fork"/> is set (named by <see cref="BranchNames.NextChild"/>), stores the record, and
+    /// sets the run <see cref="RunStatus.Running"/> (or <see cref="RunStatus.Queued"/> with
+    /// <see cref="ContinuationRequest.Queue"/>) at the next phase on the continuation's branch with the checkpoint as
+    /// parent. The cost does not depend on the number of artifacts: nothing per artifact is read or written.
     /// </summary>
     /// <param name="request">The continuation.</param>
     /// <param name="cancellationToken">Cancels the operation.</param>
     /// <exception cref="CheckpointNotFoundException">The checkpoint does not exist.</exception>
     /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
+    /// <exception cref="InvalidStateException">The revision is above the checkpoint's.</exception>
     /// <exception cref="LeaseLostException"><see cref="ContinuationRequest.FencingToken"/> is not the run's; nothing is written.</exception>
     Task<Continuation> ContinueAsync(ContinuationRequest request, CancellationToken cancellationToken = default);
 
@@ -271,38 +283,97 @@ public interface ICheckpointStore
 }
 
 /// <summary>A checkpoint to commit with its artifacts.</summary>
-/// <param name="Id">The new checkpoint's id.</param>
-/// <param name="RunId">The run.</param>
-/// <param name="Branch">The branch (must exist).</param>
-/// <param name="Phase">The phase number.</param>
-/// <param name="ParentId">The parent checkpoint.</param>
-/// <param name="Output">The phase's JSON summary.</param>
-/// <param name="Cost">The checkpoint's cost.</param>
-/// <param name="CreatedBy">Who caused it.</param>
-/// <param name="EditDescription">A description of the edits it follows.</param>
-/// <param name="Consumed">The pinned artifact versions it was built from.</param>
-/// <param name="Artifacts">Its artifacts, each saved at version 1.</param>
-/// <param name="ExecutionKey">The phase execution whose journal is cleared on commit, or null.</param>
-/// <param name="RunCostDelta">Cost to add to the run (cost not yet added through <see cref="ICheckpointStore.SaveUnitAsync"/>).</param>
-/// <param name="CreatedAt">The commit time.</param>
-public sealed record NewCheckpoint(
-    Guid Id,
-    Guid RunId,
-    string Branch,
-    int Phase,
-    Guid? ParentId,
-    JsonElement? Output,
-    decimal Cost,
-    string? CreatedBy,
-    string? EditDescription,
-    IReadOnlyList<ArtifactPin> Consumed,
-    IReadOnlyList<NewArtifact> Artifacts,
-    string? ExecutionKey,
-    decimal RunCostDelta,
-    DateTimeOffset CreatedAt)
+public sealed record NewCheckpoint
 {
+    /// <summary>The new checkpoint's id.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>The run.</summary>
+    public required Guid RunId { get; init; }
+
+    /// <summary>The branch (must exist).</summary>
+    public required string Branch { get; init; }
+
+    /// <summary>The phase number.</summary>
+    public required int Phase { get; init; }
+
+    /// <summary>The parent checkpoint, or null for phase 1.</summary>
+    public Guid? ParentId { get; init; }
+
+    /// <summary>The parent's revision the phase consumed (see <see cref="Checkpoint.ParentRevision"/>); null without a parent.</summary>
+    public long? ParentRevision { get; init; }
+
+    /// <summary>The phase's JSON summary.</summary>
+    public JsonElement? Output { get; init; }
+
+    /// <summary>The checkpoint's cost.</summary>
+    public decimal Cost { get; init; }
+
+    /// <summary>Who caused it.</summary>
+    public string? CreatedBy { get; init; }
+
+    /// <summary>A description of the edits it follows.</summary>
+    public string? EditDescription { get; init; }
+
+    /// <summary>Its artifacts, each saved at version 1 (revision 0).</summary>
+    public IReadOnlyList<NewArtifact> Artifacts { get; init; } = [];
+
+    /// <summary>The phase execution whose journal is cleared on commit, or null.</summary>
+    public string? ExecutionKey { get; init; }
+
+    /// <summary>Cost to add to the run (cost not yet added through <see cref="ICheckpointStore.SaveUnitAsync"/>).</summary>
+    public decimal RunCostDelta { get; init; }
+
+    /// <summary>The commit time.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
     /// <summary>The executor's fencing token (see <see cref="RunState.FencingToken"/>), or null for a commit outside a lease.</summary>
     public long? FencingToken { get; init; }
+
+    /// <summary>
+    /// Checks what every store must refuse before writing: two artifacts with one type and key, or with one id.
+    /// </summary>
+    /// <exception cref="InvalidStateException">Two artifacts share a type and key, or an id.</exception>
+    public void CheckArtifacts()
+    {
+        var keys = new HashSet<(string, string)>();
+        var ids = new HashSet<Guid>();
+        foreach (var a in Artifacts)
+        {
+            if (!keys.Add((a.Type, a.Key)))
+            {
+                throw new InvalidStateException($"The checkpoint holds artifact '{a.Type}/{a.Key}' twice; each type and key must be unique.");
+            }
+
+            if (!ids.Add(a.Id))
+            {
+                throw AlreadyExists();
+            }
+        }
+    }
+
+    /// <summary>The error every store throws when the checkpoint or one of its artifact ids exists already.</summary>
+    public InvalidStateException AlreadyExists() => new($"Checkpoint '{Id}' or one of its artifacts already exists.");
+
+    /// <summary>The checkpoint as saved: pending, at <paramref name="version"/>, revision 0.</summary>
+    /// <param name="version">The version the store allocated (one more than the highest for the run, branch and phase).</param>
+    public Checkpoint ToCheckpoint(int version) => new()
+    {
+        Id = Id,
+        RunId = RunId,
+        Branch = Branch,
+        Phase = Phase,
+        Version = version,
+        ParentId = ParentId,
+        ParentRevision = ParentId is null ? null : ParentRevision ?? 0,
+        Revision = 0,
+        Status = CheckpointStatus.Pending,
+        CreatedAt = CreatedAt,
+        Output = Output?.Clone(),
+        Cost = Cost,
+        CreatedBy = CreatedBy,
+        EditDescription = EditDescription,
+    };
 }
 
 /// <summary>An artifact produced by a phase, before it is committed.</summary>
@@ -346,15 +417,30 @@ public sealed record ArtifactUpdate(
     DateTimeOffset At)
 {
     /// <summary>
-    /// Applies this update to the artifact's current version, as every store must: checks the expected version, then
-    /// returns the artifact at its next version and the history entry to append.
+    /// Applies this update to the artifact's current version, as every store must: checks that the checkpoint is not
+    /// abandoned and the expected version, then returns the artifact at its next version and the history entry to
+    /// append, written at the checkpoint's next revision (<paramref name="checkpoint"/>'s revision + 1, which the store
+    /// stores with it).
     /// </summary>
-    /// <param name="current">The artifact as currently stored.</param>
+    /// <param name="checkpoint">The owning checkpoint as currently stored (read in the same transaction).</param>
+    /// <param name="current">The artifact as currently stored, or null when the checkpoint does not hold it.</param>
     /// <returns>The updated artifact and its history entry.</returns>
+    /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
+    /// <exception cref="ArtifactNotFoundException"><paramref name="current"/> is null.</exception>
     /// <exception cref="ConcurrencyConflictException">The current version is not <see cref="ExpectedVersion"/>.</exception>
-    public (Artifact Updated, ArtifactVersion History) ApplyTo(Artifact current)
+    public (Artifact Updated, ArtifactVersion History) ApplyTo(Checkpoint checkpoint, Artifact? current)
     {
-        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(checkpoint);
+        if (checkpoint.Status == CheckpointStatus.Abandoned)
+        {
+            throw new CheckpointAbandonedException(checkpoint.Id);
+        }
+
+        if (current is null)
+        {
+            throw new ArtifactNotFoundException(CheckpointId, Type, Key);
+        }
+
         if (current.Version != ExpectedVersion)
         {
             throw ConcurrencyConflictException.ForArtifact(CheckpointId, Type, Key, ExpectedVersion, current.Version);
@@ -369,23 +455,20 @@ public sealed record ArtifactUpdate(
             UpdatedBy = UpdatedBy,
             Reason = Reason,
         };
-        return (updated, new ArtifactVersion(current.Id, updated.Version, current.Version, Content, Metadata, At, UpdatedBy, Reason));
+        return (updated, new ArtifactVersion(current.Id, updated.Version, current.Version, Content, Metadata, At, UpdatedBy, Reason) { Revision = checkpoint.Revision + 1 });
     }
 }
 
 /// <summary>A request to record the continuation of a checkpoint.</summary>
 /// <param name="CheckpointId">The checkpoint being continued.</param>
-/// <param name="Fingerprint">Identifies the state of the checkpoint's artifacts (their versions).</param>
+/// <param name="Revision">
+/// The checkpoint's revision the next phase consumes (see <see cref="Checkpoint.Revision"/>): it identifies the state of
+/// the checkpoint's artifacts, and edits made after it never leak into the phase.
+/// </param>
 /// <param name="Fork">Whether the next phase runs on a new child branch.</param>
 /// <param name="At">The time of the continuation.</param>
-public sealed record ContinuationRequest(Guid CheckpointId, string Fingerprint, bool Fork, DateTimeOffset At)
+public sealed record ContinuationRequest(Guid CheckpointId, long Revision, bool Fork, DateTimeOffset At)
 {
-    /// <summary>
-    /// The exact artifact versions the next phase consumes, read together with <see cref="Fingerprint"/>: stored with
-    /// the record so that an edit made after it never leaks into the phase.
-    /// </summary>
-    public IReadOnlyList<ArtifactPin> Pins { get; init; } = [];
-
     /// <summary>Who continued the checkpoint (recorded on the next checkpoint).</summary>
     public string? RequestedBy { get; init; }
 
@@ -401,16 +484,13 @@ public sealed record ContinuationRequest(Guid CheckpointId, string Fingerprint, 
 
 /// <summary>A recorded continuation of a checkpoint.</summary>
 /// <param name="CheckpointId">The checkpoint continued.</param>
-/// <param name="Fingerprint">The state of its artifacts when continued.</param>
+/// <param name="Revision">The checkpoint's revision the next phase consumes.</param>
 /// <param name="Branch">The branch the next phase runs on.</param>
 /// <param name="BranchCreated">Whether a branch was created for it.</param>
 /// <param name="CreatedAt">When it was first recorded.</param>
 /// <param name="Existing">True when this call found an earlier record instead of creating one.</param>
-public sealed record Continuation(Guid CheckpointId, string Fingerprint, string Branch, bool BranchCreated, DateTimeOffset CreatedAt, bool Existing)
+public sealed record Continuation(Guid CheckpointId, long Revision, string Branch, bool BranchCreated, DateTimeOffset CreatedAt, bool Existing)
 {
-    /// <summary>The artifact versions the next phase consumes (see <see cref="ContinuationRequest.Pins"/>).</summary>
-    public IReadOnlyList<ArtifactPin> Pins { get; init; } = [];
-
     /// <summary>Who continued the checkpoint.</summary>
     public string? RequestedBy { get; init; }
 

@@ -17,8 +17,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     private readonly Dictionary<Guid, List<Guid>> _artifactsByCheckpoint = [];
     private readonly Dictionary<Guid, Artifact> _artifacts = [];
     private readonly Dictionary<Guid, List<ArtifactVersion>> _history = [];
-    private readonly Dictionary<(Guid, string), Continuation> _continuations = [];
-    private readonly List<(Guid, string)> _continuationOrder = [];
+    private readonly Dictionary<Guid, List<Continuation>> _continuations = [];
     private readonly List<StoredEvent> _events = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<(Guid RunId, string Execution, string Slot), string> _jobs = [];
@@ -127,8 +126,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             throw new InvalidStateException($"Run '{runId}' has no branch '{parentBranch}' to fork from.");
         }
 
-        var next = 1 + branches.Select(b => BranchNames.ChildCounter(parentBranch, b.Name)).DefaultIfEmpty(0).Max();
-        var branch = new Branch(runId, BranchNames.Child(parentBranch, next), parentBranch, forkedFrom, at);
+        var branch = new Branch(runId, BranchNames.NextChild(parentBranch, branches.Select(b => b.Name)), parentBranch, forkedFrom, at);
         branches.Add(branch);
         return branch;
     }
@@ -146,24 +144,13 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
                 throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
             }
 
-            var duplicate = checkpoint.Artifacts.GroupBy(a => (a.Type, a.Key)).FirstOrDefault(g => g.Count() > 1);
-            if (duplicate is not null)
+            checkpoint.CheckArtifacts();
+            if (_checkpoints.ContainsKey(checkpoint.Id) || checkpoint.Artifacts.Any(a => _artifacts.ContainsKey(a.Id)))
             {
-                throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
+                throw checkpoint.AlreadyExists();
             }
 
-            if (_checkpoints.ContainsKey(checkpoint.Id)
-                || checkpoint.Artifacts.Any(a => _artifacts.ContainsKey(a.Id))
-                || checkpoint.Artifacts.Select(a => a.Id).Distinct().Count() != checkpoint.Artifacts.Count)
-            {
-                throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
-            }
-
-            var version = 1 + _latestVersions.GetValueOrDefault((checkpoint.RunId, checkpoint.Branch, checkpoint.Phase));
-            var saved = new Checkpoint(
-                checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
-                CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
-                checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+            var saved = checkpoint.ToCheckpoint(1 + _latestVersions.GetValueOrDefault((checkpoint.RunId, checkpoint.Branch, checkpoint.Phase)));
             _checkpoints[saved.Id] = saved;
             if (!_checkpointsByRun.TryGetValue(saved.RunId, out var ofRun))
             {
@@ -171,7 +158,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             }
 
             ofRun.Add(saved.Id);
-            _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = version;
+            _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = saved.Version;
             var ids = new List<Guid>();
             foreach (var a in checkpoint.Artifacts)
             {
@@ -247,6 +234,38 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     }
 
     /// <inheritdoc />
+    public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, long revision, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            var list = new List<Artifact>();
+            foreach (var id in _artifactsByCheckpoint.GetValueOrDefault(checkpointId) ?? [])
+            {
+                var version = _history[id].LastOrDefault(v => v.Revision <= revision);
+                if (version is not null)
+                {
+                    list.Add(_artifacts[id] with
+                    {
+                        Version = version.Version,
+                        Content = version.Content,
+                        Metadata = version.Metadata,
+                        UpdatedAt = version.CreatedAt,
+                        UpdatedBy = version.CreatedBy,
+                        Reason = version.Reason,
+                    });
+                }
+            }
+
+            IReadOnlyList<Artifact> ordered = list
+                .OrderBy(a => a.Type, StringComparer.Ordinal)
+                .ThenBy(a => a.UnitIndex ?? 0)
+                .ThenBy(a => a.Key, StringComparer.Ordinal)
+                .ToList();
+            return Task.FromResult(ordered);
+        }
+    }
+
+    /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default)
     {
         lock (_lock)
@@ -286,18 +305,12 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         lock (_lock)
         {
             var checkpoint = _checkpoints.GetValueOrDefault(update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
-            {
-                throw new CheckpointAbandonedException(checkpoint.Id);
-            }
-
-            var artifact = FindArtifactLocked(update.CheckpointId, update.Type, update.Key)
-                ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
-            var (updated, history) = update.ApplyTo(artifact);
-            _artifacts[artifact.Id] = updated;
-            _history[artifact.Id].Add(history);
+            var (updated, history) = update.ApplyTo(checkpoint, FindArtifactLocked(update.CheckpointId, update.Type, update.Key));
+            _artifacts[updated.Id] = updated;
+            _history[updated.Id].Add(history);
             _checkpoints[checkpoint.Id] = checkpoint with
             {
+                Revision = history.Revision,
                 Cost = checkpoint.Cost + update.CostDelta,
                 Output = update.NewCheckpointOutput?.Clone() ?? checkpoint.Output,
             };
@@ -314,40 +327,28 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         lock (_lock)
         {
             var checkpoint = _checkpoints.GetValueOrDefault(request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
-            if (_continuations.TryGetValue((request.CheckpointId, request.Fingerprint), out var existing))
+            var records = _continuations.GetValueOrDefault(checkpoint.Id);
+            var plan = ContinuationRules.Decide(request, checkpoint, records?.Find(c => c.Revision == request.Revision), _runs[checkpoint.RunId]);
+            if (plan.Record.Existing)
             {
-                return Task.FromResult(existing with { Existing = true });
+                return Task.FromResult(plan.Record);
             }
 
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
-            {
-                throw new CheckpointAbandonedException(checkpoint.Id);
-            }
-
-            var run = _runs[checkpoint.RunId];
-            RunLease.CheckFence(run, request.FencingToken);
-            var branch = request.Fork
-                ? CreateBranchLocked(checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name
-                : checkpoint.Branch;
-            if (checkpoint.Status == CheckpointStatus.Pending)
+            var continuation = plan.CreateBranch
+                ? plan.Record with { Branch = CreateBranchLocked(checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).Name }
+                : plan.Record;
+            if (plan.Approve)
             {
                 _checkpoints[checkpoint.Id] = checkpoint with { Status = CheckpointStatus.Approved, ApprovedAt = checkpoint.ApprovedAt ?? request.At };
             }
 
-            var continuation = new Continuation(checkpoint.Id, request.Fingerprint, branch, request.Fork, request.At, Existing: false)
+            if (records is null)
             {
-                Pins = request.Pins.ToList(),
-                RequestedBy = request.RequestedBy,
-                Description = request.Description,
-            };
-            _continuations[(checkpoint.Id, request.Fingerprint)] = continuation;
-            var state = new RunState(request.Queue ? RunStatus.Queued : RunStatus.Running, checkpoint.Phase + 1, branch, checkpoint.Id)
-            {
-                FencingToken = request.FencingToken ?? run.LeaseToken,
-                ReleaseLease = request.Queue && request.FencingToken is not null,
-            };
-            _runs[run.Id] = RunLease.Apply(run, state, request.At);
-            _continuationOrder.Add((checkpoint.Id, request.Fingerprint));
+                _continuations[checkpoint.Id] = records = [];
+            }
+
+            records.Add(continuation);
+            _runs[checkpoint.RunId] = ContinuationRules.NextRun(request, checkpoint, plan.Run!, continuation.Branch);
             Signal();
             return Task.FromResult(continuation);
         }
@@ -358,7 +359,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            IReadOnlyList<Continuation> list = _continuationOrder.Where(k => k.Item1 == checkpointId).Select(k => _continuations[k]).ToList();
+            IReadOnlyList<Continuation> list = _continuations.TryGetValue(checkpointId, out var records) ? records.ToList() : [];
             return Task.FromResult(list);
         }
     }

@@ -99,8 +99,8 @@ public static class ReviewPipeline
 
         public override int MaxConcurrency => 1;
 
-        public override Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) =>
-            Task.FromResult(context.GetInputPins("beat_image").Count);
+        public override async Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) =>
+            (await context.GetInputPinsAsync("beat_image", cancellationToken)).Count;
 
         public override async Task<UnitResult> GenerateUnitAsync(UnitContext context, CancellationToken cancellationToken)
         {
@@ -121,7 +121,7 @@ public static class ReviewPipeline
         {
             using var final = new MemoryStream();
             final.Write(FakeBackend.Mp4("final"));
-            foreach (var pin in context.GetInputPins("chunk"))
+            foreach (var pin in await context.GetInputPinsAsync("chunk", cancellationToken))
             {
                 var (stream, _) = await context.OpenInputAsync(pin.Type, pin.Key, cancellationToken);
                 await using (stream)

@@ -119,8 +119,8 @@ public sealed class ChunksPhase(FakeBackend backend) : UnitPhase("chunks", new A
 
     public override decimal EstimateUnitCost(UnitContext context) => backend.CostPerJob;
 
-    public override Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) =>
-        Task.FromResult(context.GetInputPins("beat_image").Count);
+    public override async Task<int> CountUnitsAsync(PhaseContext context, CancellationToken cancellationToken) =>
+        (await context.GetInputPinsAsync("beat_image", cancellationToken)).Count;
 
     public override async Task<UnitResult> GenerateUnitAsync(UnitContext context, CancellationToken cancellationToken)
     {
@@ -141,7 +141,7 @@ public sealed class AssemblePhase : Phase
     {
         using var final = new MemoryStream();
         final.Write(FakeBackend.Mp4("final"));
-        foreach (var pin in context.GetInputPins("chunk"))
+        foreach (var pin in await context.GetInputPinsAsync("chunk", cancellationToken))
         {
             var (stream, _) = await context.OpenInputAsync(pin.Type, pin.Key, cancellationToken);
             await using (stream)
@@ -152,6 +152,6 @@ public sealed class AssemblePhase : Phase
 
         final.Position = 0;
         var blob = await context.PutBlobAsync(final, cancellationToken: cancellationToken);
-        return new PhaseResult([new PhaseArtifact("final", "final", ArtifactContent.FromBlob(blob))], JsonSerializer.SerializeToElement(new { chunks = context.GetInputPins("chunk").Count }), Cost: 0.01m);
+        return new PhaseResult([new PhaseArtifact("final", "final", ArtifactContent.FromBlob(blob))], JsonSerializer.SerializeToElement(new { chunks = (await context.GetInputPinsAsync("chunk", cancellationToken)).Count }), Cost: 0.01m);
     }
 }
