@@ -21,7 +21,16 @@ public class InMemoryStoreBenchmarks
     {
         _store = new InMemoryCheckpointStore();
         var now = DateTimeOffset.UtcNow;
-        _run = new Run(Guid.NewGuid(), "video", "bench", JsonSerializer.SerializeToElement(new { }), false, RunStatus.Queued, null, null, null, null, 0, null, now, now);
+        _run = new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "bench",
+            Input = JsonSerializer.SerializeToElement(new { }),
+            Status = RunStatus.Queued,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
         await _store.CreateRunAsync(_run);
         _artifacts = Enumerable.Range(1, Artifacts)
             .Select(i => new NewArtifact(Guid.Empty, "beat_image", $"beat_{i}", ArtifactContent.FromBlob(new BlobReference(new string('a', 64), 1000, MediaTypes.Png)), ArtifactMetadata.Empty, i))
@@ -58,7 +67,15 @@ public class InMemoryStoreBenchmarks
 
     [Benchmark]
     public Task<Artifact> EditArtifact() =>
-        _store.UpdateArtifactAsync(new ArtifactUpdate(
-            _checkpointId, "beat_image", "beat_1", _version++, ArtifactContent.FromBlob(new BlobReference(new string('b', 64), 1000, MediaTypes.Png)),
-            ArtifactMetadata.Empty, "bench", null, 0, null, DateTimeOffset.UtcNow));
+        _store.UpdateArtifactAsync(new ArtifactUpdate
+        {
+            CheckpointId = _checkpointId,
+            Type = "beat_image",
+            Key = "beat_1",
+            ExpectedVersion = _version++,
+            Content = ArtifactContent.FromBlob(new BlobReference(new string('b', 64), 1000, MediaTypes.Png)),
+            Metadata = ArtifactMetadata.Empty,
+            UpdatedBy = "bench",
+            At = DateTimeOffset.UtcNow,
+        });
 }

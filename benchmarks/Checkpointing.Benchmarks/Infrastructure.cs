@@ -140,7 +140,16 @@ internal static class Fixtures
     public static Run NewRun(string pipeline = "bench")
     {
         var now = DateTimeOffset.UtcNow;
-        return new Run(Guid.NewGuid(), pipeline, "bench", EmptyInput, false, RunStatus.Queued, null, null, null, null, 0, null, now, now);
+        return new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = pipeline,
+            OwnerId = "bench",
+            Input = EmptyInput,
+            Status = RunStatus.Queued,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
     }
 
     /// <summary>A small JSON artifact (about 200 bytes), like a beat of a spec or a unit's metadata.</summary>

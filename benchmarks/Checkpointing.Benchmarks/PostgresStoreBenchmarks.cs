@@ -31,7 +31,16 @@ public class PostgresStoreBenchmarks
         _store = new PostgresCheckpointStore(_dataSource, new PostgresStoreOptions { SchemaName = _schema });
         await _store.MigrateAsync();
         var now = DateTimeOffset.UtcNow;
-        var run = new Run(Guid.NewGuid(), "video", "bench", JsonSerializer.SerializeToElement(new { }), false, RunStatus.Queued, null, null, null, null, 0, null, now, now);
+        var run = new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "bench",
+            Input = JsonSerializer.SerializeToElement(new { }),
+            Status = RunStatus.Queued,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
         await _store.CreateRunAsync(run);
         var spec = ArtifactContent.FromJson(JsonSerializer.SerializeToElement(new { beats = 4 }));
         _rawArtifactId = Guid.NewGuid();
@@ -85,7 +94,15 @@ public class PostgresStoreBenchmarks
 
     [Benchmark]
     public Task<Artifact> StoreEdit() =>
-        _store.UpdateArtifactAsync(new ArtifactUpdate(
-            _checkpointId, "spec", "spec", _storeVersion++, ArtifactContent.FromJson(JsonSerializer.SerializeToElement(new { beats = 5 })),
-            ArtifactMetadata.Empty, "bench", null, 0, null, DateTimeOffset.UtcNow));
+        _store.UpdateArtifactAsync(new ArtifactUpdate
+        {
+            CheckpointId = _checkpointId,
+            Type = "spec",
+            Key = "spec",
+            ExpectedVersion = _storeVersion++,
+            Content = ArtifactContent.FromJson(JsonSerializer.SerializeToElement(new { beats = 5 })),
+            Metadata = ArtifactMetadata.Empty,
+            UpdatedBy = "bench",
+            At = DateTimeOffset.UtcNow,
+        });
 }

@@ -543,11 +543,22 @@ public sealed partial class PostgresCheckpointStore
 
     private static DateTimeOffset Time(NpgsqlDataReader r, int ordinal) => r.GetFieldValue<DateTimeOffset>(ordinal);
 
-    private static Run MapRun(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetString(1), r.GetString(2), Element(r.GetString(3)), r.GetBoolean(4), Enum.Parse<RunStatus>(r.GetString(5)),
-        Nullable<int>(r, 6), NullableString(r, 7), Nullable<Guid>(r, 8), NullableString(r, 9), r.GetDecimal(10), Nullable<decimal>(r, 11),
-        Time(r, 12), Time(r, 13))
+    private static Run MapRun(NpgsqlDataReader r) => new()
     {
+        Id = r.GetGuid(0),
+        Pipeline = r.GetString(1),
+        OwnerId = r.GetString(2),
+        Input = Element(r.GetString(3)),
+        AutoContinue = r.GetBoolean(4),
+        Status = Enum.Parse<RunStatus>(r.GetString(5)),
+        CurrentPhase = Nullable<int>(r, 6),
+        CurrentBranch = NullableString(r, 7),
+        ParentCheckpointId = Nullable<Guid>(r, 8),
+        Error = NullableString(r, 9),
+        Cost = r.GetDecimal(10),
+        Budget = Nullable<decimal>(r, 11),
+        CreatedAt = Time(r, 12),
+        UpdatedAt = Time(r, 13),
         LeaseOwner = NullableString(r, 14),
         LeaseExpiresAt = Nullable<DateTimeOffset>(r, 15),
         LeaseToken = r.GetInt64(16),
@@ -582,9 +593,20 @@ public sealed partial class PostgresCheckpointStore
         Revision = r.GetInt64(14),
     };
 
-    private static Artifact MapArtifact(NpgsqlDataReader r) => new(
-        r.GetGuid(0), r.GetGuid(1), r.GetString(2), r.GetString(3), r.GetInt32(4), FromJson<ArtifactContent>(r.GetString(5)),
-        FromJson<ArtifactMetadata>(r.GetString(6)), Nullable<int>(r, 7), Time(r, 8), NullableString(r, 9), NullableString(r, 10));
+    private static Artifact MapArtifact(NpgsqlDataReader r) => new()
+    {
+        Id = r.GetGuid(0),
+        CheckpointId = r.GetGuid(1),
+        Type = r.GetString(2),
+        Key = r.GetString(3),
+        Version = r.GetInt32(4),
+        Content = FromJson<ArtifactContent>(r.GetString(5)),
+        Metadata = FromJson<ArtifactMetadata>(r.GetString(6)),
+        UnitIndex = Nullable<int>(r, 7),
+        UpdatedAt = Time(r, 8),
+        UpdatedBy = NullableString(r, 9),
+        Reason = NullableString(r, 10),
+    };
 
     private static ArtifactVersion MapVersion(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetInt32(1), Nullable<int>(r, 2), FromJson<ArtifactContent>(r.GetString(3)), FromJson<ArtifactMetadata>(r.GetString(4)),

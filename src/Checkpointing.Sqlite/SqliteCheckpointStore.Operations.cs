@@ -458,11 +458,22 @@ public sealed partial class SqliteCheckpointStore
         QuerySingle(c, tx, MapArtifact, $"SELECT {ArtifactColumns} FROM artifacts WHERE checkpoint_id = $checkpoint AND type = $type AND key = $key;",
             ("$checkpoint", checkpointId), ("$type", type), ("$key", key));
 
-    private static Run MapRun(SqliteDataReader r) => new(
-        Guid(r, 0), r.GetString(1), r.GetString(2), Element(r, 3), r.GetInt64(4) != 0, Enum<RunStatus>(r, 5),
-        NullableInt(r, 6), NullableString(r, 7), NullableGuid(r, 8), NullableString(r, 9), Money(r, 10), NullableMoney(r, 11),
-        Time(r, 12), Time(r, 13))
+    private static Run MapRun(SqliteDataReader r) => new()
     {
+        Id = Guid(r, 0),
+        Pipeline = r.GetString(1),
+        OwnerId = r.GetString(2),
+        Input = Element(r, 3),
+        AutoContinue = r.GetInt64(4) != 0,
+        Status = Enum<RunStatus>(r, 5),
+        CurrentPhase = NullableInt(r, 6),
+        CurrentBranch = NullableString(r, 7),
+        ParentCheckpointId = NullableGuid(r, 8),
+        Error = NullableString(r, 9),
+        Cost = Money(r, 10),
+        Budget = NullableMoney(r, 11),
+        CreatedAt = Time(r, 12),
+        UpdatedAt = Time(r, 13),
         LeaseOwner = NullableString(r, 14),
         LeaseExpiresAt = NullableTime(r, 15),
         LeaseToken = r.GetInt64(16),
@@ -490,9 +501,20 @@ public sealed partial class SqliteCheckpointStore
         Revision = r.GetInt64(14),
     };
 
-    private static Artifact MapArtifact(SqliteDataReader r) => new(
-        Guid(r, 0), Guid(r, 1), r.GetString(2), r.GetString(3), r.GetInt32(4), FromJson<ArtifactContent>(r.GetString(5)),
-        FromJson<ArtifactMetadata>(r.GetString(6)), NullableInt(r, 7), Time(r, 8), NullableString(r, 9), NullableString(r, 10));
+    private static Artifact MapArtifact(SqliteDataReader r) => new()
+    {
+        Id = Guid(r, 0),
+        CheckpointId = Guid(r, 1),
+        Type = r.GetString(2),
+        Key = r.GetString(3),
+        Version = r.GetInt32(4),
+        Content = FromJson<ArtifactContent>(r.GetString(5)),
+        Metadata = FromJson<ArtifactMetadata>(r.GetString(6)),
+        UnitIndex = NullableInt(r, 7),
+        UpdatedAt = Time(r, 8),
+        UpdatedBy = NullableString(r, 9),
+        Reason = NullableString(r, 10),
+    };
 
     private static ArtifactVersion MapVersion(SqliteDataReader r) => new(
         Guid(r, 0), r.GetInt32(1), NullableInt(r, 2), FromJson<ArtifactContent>(r.GetString(3)), FromJson<ArtifactMetadata>(r.GetString(4)),

@@ -57,8 +57,19 @@ public abstract partial class CheckpointStoreConformanceTests
         var run = await CreateRunAsync();
         var image = BlobArtifact("beat_image", "beat_1", "first", 1);
         var checkpoint = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, artifacts: [image]), Ct);
-        var update = new ArtifactUpdate(checkpoint.Id, "beat_image", "beat_1", 1, ArtifactContent.FromBlob(Blob("second")),
-            new ArtifactMetadata("closer", "flux-dev", 7, "job-2", 0.05m), "u", "regenerate", 0.05m, null, T0.AddDays(1));
+        var update = new ArtifactUpdate
+        {
+            CheckpointId = checkpoint.Id,
+            Type = "beat_image",
+            Key = "beat_1",
+            ExpectedVersion = 1,
+            Content = ArtifactContent.FromBlob(Blob("second")),
+            Metadata = new ArtifactMetadata("closer", "flux-dev", 7, "job-2", 0.05m),
+            UpdatedBy = "u",
+            Reason = "regenerate",
+            CostDelta = 0.05m,
+            At = T0.AddDays(1),
+        };
 
         var updated = await Store.UpdateArtifactAsync(update, Ct);
 

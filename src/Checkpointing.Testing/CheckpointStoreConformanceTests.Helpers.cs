@@ -23,8 +23,18 @@ public abstract partial class CheckpointStoreConformanceTests : StoreConformance
 
     /// <summary>A run of <paramref name="ownerId"/> created at <paramref name="createdAt"/> (default <see cref="T0"/>).</summary>
     protected static Run NewRun(string ownerId = "owner-1", DateTimeOffset? createdAt = null, decimal cost = 0m) =>
-        new(Guid.NewGuid(), "video", ownerId, Json("""{"prompt":"a red bicycle","seconds":12}"""), AutoContinue: false,
-            RunStatus.Queued, null, null, null, null, cost, Budget: 25.5m, createdAt ?? T0, createdAt ?? T0);
+        new()
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = ownerId,
+            Input = Json("""{"prompt":"a red bicycle","seconds":12}"""),
+            Status = RunStatus.Queued,
+            Cost = cost,
+            Budget = 25.5m,
+            CreatedAt = createdAt ?? T0,
+            UpdatedAt = createdAt ?? T0,
+        };
 
     /// <summary>Creates a run in the store and returns it.</summary>
     protected async Task<Run> CreateRunAsync(string ownerId = "owner-1", DateTimeOffset? createdAt = null)
@@ -86,8 +96,20 @@ public abstract partial class CheckpointStoreConformanceTests : StoreConformance
 
     /// <summary>An update of <c>spec/spec</c>.</summary>
     protected static ArtifactUpdate SpecUpdate(Guid checkpointId, int expectedVersion, string json, decimal costDelta = 0m, JsonElement? newOutput = null, string type = "spec", string key = "spec") =>
-        new(checkpointId, type, key, expectedVersion, ArtifactContent.FromJson(Json(json)), new ArtifactMetadata(Prompt: "edited"),
-            "editor-1", "patch", costDelta, newOutput, T0.AddHours(1).AddSeconds(expectedVersion));
+        new()
+        {
+            CheckpointId = checkpointId,
+            Type = type,
+            Key = key,
+            ExpectedVersion = expectedVersion,
+            Content = ArtifactContent.FromJson(Json(json)),
+            Metadata = new ArtifactMetadata(Prompt: "edited"),
+            UpdatedBy = "editor-1",
+            Reason = "patch",
+            CostDelta = costDelta,
+            NewCheckpointOutput = newOutput,
+            At = T0.AddHours(1).AddSeconds(expectedVersion),
+        };
 
     /// <summary>
     /// Everything the store holds about a run, as one JSON string: run, branches, checkpoints, their artifacts and

@@ -117,8 +117,16 @@ public abstract partial class CheckpointStoreConformanceTests
         var shared = BlobArtifact("beat_image", "beat_2", "shared", 2);
         var checkpoint = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, artifacts: [JsonArtifact("spec", "spec", "{}"), image, shared]), Ct);
         await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, artifacts: [BlobArtifact("beat_image", "beat_2", "shared", 2)]), Ct);
-        await Store.UpdateArtifactAsync(new ArtifactUpdate(checkpoint.Id, "beat_image", "beat_1", 1, ArtifactContent.FromBlob(Blob("v2")),
-            ArtifactMetadata.Empty, null, null, 0m, null, T0), Ct);
+        await Store.UpdateArtifactAsync(new ArtifactUpdate
+        {
+            CheckpointId = checkpoint.Id,
+            Type = "beat_image",
+            Key = "beat_1",
+            ExpectedVersion = 1,
+            Content = ArtifactContent.FromBlob(Blob("v2")),
+            Metadata = ArtifactMetadata.Empty,
+            At = T0,
+        }, Ct);
         await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, BlobArtifact("chunk", "chunk_1", "pending unit", 1), 0m), null, Ct);
         await Store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(2, JsonArtifact("chunk", "chunk_2", "{}", 2), 0m), null, Ct);
 

@@ -77,7 +77,16 @@ public sealed class LeaseAndEventTests : IAsyncLifetime
     }
 
     private static Run NewRun(RunStatus status = RunStatus.Queued) =>
-        new(Guid.NewGuid(), "video", "owner", Json("""{"prompt":"x"}"""), false, status, null, null, null, null, 0m, null, T0, T0);
+        new()
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "owner",
+            Input = Json("""{"prompt":"x"}"""),
+            Status = status,
+            CreatedAt = T0,
+            UpdatedAt = T0,
+        };
 
     /// <summary>Starts a long wait on <paramref name="waiter"/>, checks it is really waiting, runs <paramref name="change"/> and returns how long the wait took after it.</summary>
     private static async Task<TimeSpan> WakeTimeAsync(PostgresCheckpointStore waiter, Func<Task> change)

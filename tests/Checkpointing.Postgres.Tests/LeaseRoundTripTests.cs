@@ -37,7 +37,18 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
     {
         var store = new PostgresCheckpointStore(_source!, new PostgresStoreOptions { SchemaName = _schema });
         using var input = JsonDocument.Parse("{}");
-        var run = new Run(Guid.NewGuid(), "p", "owner", input.RootElement.Clone(), false, RunStatus.Queued, 1, "main", null, null, 0m, null, T0, T0);
+        var run = new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "p",
+            OwnerId = "owner",
+            Input = input.RootElement.Clone(),
+            Status = RunStatus.Queued,
+            CurrentPhase = 1,
+            CurrentBranch = "main",
+            CreatedAt = T0,
+            UpdatedAt = T0,
+        };
         await store.CreateRunAsync(run, Ct); // migrates the schema first
 
         using var commands = new CommandCounter();

@@ -36,7 +36,16 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
     }
 
     private static Run NewRun(string owner = "owner") =>
-        new(Guid.NewGuid(), "video", owner, Json("""{"prompt":"x"}"""), false, RunStatus.Queued, null, null, null, null, 0m, null, T0, T0);
+        new()
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = owner,
+            Input = Json("""{"prompt":"x"}"""),
+            Status = RunStatus.Queued,
+            CreatedAt = T0,
+            UpdatedAt = T0,
+        };
 
     private static NewCheckpoint NewCheckpoint(Guid runId, params NewArtifact[] artifacts) =>
         new() { Id = Guid.NewGuid(), RunId = runId, Branch = "main", Phase = 1, Artifacts = artifacts.Length > 0 ? artifacts : [Spec()], CreatedAt = T0 };
@@ -144,8 +153,19 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
         {
             await store.CreateRunAsync(run, Ct);
             checkpointId = (await store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct)).Id;
-            await store.UpdateArtifactAsync(new ArtifactUpdate(checkpointId, "spec", "spec", 1,
-                ArtifactContent.FromJson(Json("""{"v":2}""")), ArtifactMetadata.Empty, "editor", "edit", 0.25m, null, T0.AddMinutes(1)), Ct);
+            await store.UpdateArtifactAsync(new ArtifactUpdate
+            {
+                CheckpointId = checkpointId,
+                Type = "spec",
+                Key = "spec",
+                ExpectedVersion = 1,
+                Content = ArtifactContent.FromJson(Json("""{"v":2}""")),
+                Metadata = ArtifactMetadata.Empty,
+                UpdatedBy = "editor",
+                Reason = "edit",
+                CostDelta = 0.25m,
+                At = T0.AddMinutes(1),
+            }, Ct);
         }
 
         await using var fresh = PostgresServer.CreateDataSource("checkpointing-tests-after");
@@ -257,8 +277,19 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
             await lockRun.ExecuteNonQueryAsync(Ct);
         }
 
-        var update = store.UpdateArtifactAsync(new ArtifactUpdate(checkpoint.Id, "spec", "spec", 1,
-            ArtifactContent.FromJson(Json("""{"v":2}""")), ArtifactMetadata.Empty, "editor", "edit", 0.5m, null, T0), Ct);
+        var update = store.UpdateArtifactAsync(new ArtifactUpdate
+        {
+            CheckpointId = checkpoint.Id,
+            Type = "spec",
+            Key = "spec",
+            ExpectedVersion = 1,
+            Content = ArtifactContent.FromJson(Json("""{"v":2}""")),
+            Metadata = ArtifactMetadata.Empty,
+            UpdatedBy = "editor",
+            Reason = "edit",
+            CostDelta = 0.5m,
+            At = T0,
+        }, Ct);
         await WaitUntilBlockedAsync();
 
         // Closing the cycle: this session now waits for the checkpoint row the store holds.

@@ -16,7 +16,16 @@ public sealed class BusyRetryTests : IDisposable
     private static Run NewRun()
     {
         using var input = JsonDocument.Parse("{}");
-        return new(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), false, RunStatus.Queued, null, null, null, null, 0m, null, T0, T0);
+        return new()
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "owner",
+            Input = input.RootElement.Clone(),
+            Status = RunStatus.Queued,
+            CreatedAt = T0,
+            UpdatedAt = T0,
+        };
     }
 
     private SqliteCheckpointStore Open(ListLoggerFactory logs, int maxBusyRetries) =>

@@ -20,7 +20,18 @@ public sealed class CrossProcessTests : IDisposable
         using var store = _database.Open();
         using var input = JsonDocument.Parse("""{"v":0}""");
         var now = DateTimeOffset.UtcNow;
-        var run = new Run(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), false, RunStatus.Paused, 1, "main", null, null, 0m, null, now, now);
+        var run = new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "owner",
+            Input = input.RootElement.Clone(),
+            Status = RunStatus.Paused,
+            CurrentPhase = 1,
+            CurrentBranch = "main",
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
         await store.CreateRunAsync(run, Ct);
         var checkpoint = await store.CommitCheckpointAsync(new NewCheckpoint
         {
@@ -61,13 +72,36 @@ public sealed class CrossProcessTests : IDisposable
         for (var i = 0; i < Runs; i++)
         {
             var at = now.AddSeconds(-Runs + i);
-            var run = new Run(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), true, RunStatus.Queued, 1, "main", null, null, 0m, null, at, at);
+            var run = new Run
+            {
+                Id = Guid.NewGuid(),
+                Pipeline = "video",
+                OwnerId = "owner",
+                Input = input.RootElement.Clone(),
+                AutoContinue = true,
+                Status = RunStatus.Queued,
+                CurrentPhase = 1,
+                CurrentBranch = "main",
+                CreatedAt = at,
+                UpdatedAt = at,
+            };
             await store.CreateRunAsync(run, Ct);
             queued.Add(run.Id);
         }
 
         // Never claimed: a paused run, and a running one whose lease another executor holds.
-        var paused = new Run(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), false, RunStatus.Paused, 1, "main", null, null, 0m, null, now, now);
+        var paused = new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "owner",
+            Input = input.RootElement.Clone(),
+            Status = RunStatus.Paused,
+            CurrentPhase = 1,
+            CurrentBranch = "main",
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
         await store.CreateRunAsync(paused, Ct);
         var held = paused with { Id = Guid.NewGuid(), Status = RunStatus.Running, LeaseOwner = "elsewhere", LeaseExpiresAt = now.AddHours(2), LeaseToken = 1 };
         await store.CreateRunAsync(held, Ct);

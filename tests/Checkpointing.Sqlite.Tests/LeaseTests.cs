@@ -17,7 +17,18 @@ public sealed class LeaseTests : IDisposable
     private static Run NewRun(DateTimeOffset at, RunStatus status = RunStatus.Queued)
     {
         using var input = JsonDocument.Parse("{}");
-        return new(Guid.NewGuid(), "video", "owner", input.RootElement.Clone(), false, status, 1, "main", null, null, 0m, null, at, at);
+        return new()
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = "owner",
+            Input = input.RootElement.Clone(),
+            Status = status,
+            CurrentPhase = 1,
+            CurrentBranch = "main",
+            CreatedAt = at,
+            UpdatedAt = at,
+        };
     }
 
     private SqliteConnection OpenRaw()

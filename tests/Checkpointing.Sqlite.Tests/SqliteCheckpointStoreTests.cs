@@ -21,7 +21,16 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
     }
 
     private static Run NewRun(string owner = "owner") =>
-        new(Guid.NewGuid(), "video", owner, Json("{}"), false, RunStatus.Queued, null, null, null, null, 0m, null, T0, T0);
+        new()
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "video",
+            OwnerId = owner,
+            Input = Json("{}"),
+            Status = RunStatus.Queued,
+            CreatedAt = T0,
+            UpdatedAt = T0,
+        };
 
     private static NewCheckpoint NewCheckpoint(Guid runId, string branch = "main") =>
         new()
@@ -54,8 +63,19 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
         await first.CreateRunAsync(run, Ct);
         var checkpoint = await first.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct);
 
-        var edited = await second.UpdateArtifactAsync(new ArtifactUpdate(checkpoint.Id, "spec", "spec", 1,
-            ArtifactContent.FromJson(Json("""{"v":2}""")), ArtifactMetadata.Empty, "second", "edit", 0.5m, null, T0), Ct);
+        var edited = await second.UpdateArtifactAsync(new ArtifactUpdate
+        {
+            CheckpointId = checkpoint.Id,
+            Type = "spec",
+            Key = "spec",
+            ExpectedVersion = 1,
+            Content = ArtifactContent.FromJson(Json("""{"v":2}""")),
+            Metadata = ArtifactMetadata.Empty,
+            UpdatedBy = "second",
+            Reason = "edit",
+            CostDelta = 0.5m,
+            At = T0,
+        }, Ct);
 
         Assert.Equal(run.Id, (await second.GetRunAsync(run.Id, Ct))!.Id);
         Assert.Equal(2, edited.Version);

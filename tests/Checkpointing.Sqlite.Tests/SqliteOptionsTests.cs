@@ -144,7 +144,16 @@ public sealed class SqliteOptionsTests : IDisposable
     {
         var services = new ServiceCollection();
         services.AddCheckpointing(b => b.UseSqlite(o => o.DataSource = Path.Combine(_database.Folder, "di.db")));
-        var run = new Run(Guid.NewGuid(), "p", "o", default, false, RunStatus.Queued, null, null, null, null, 0m, null, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
+        var run = new Run
+        {
+            Id = Guid.NewGuid(),
+            Pipeline = "p",
+            OwnerId = "o",
+            Input = default,
+            Status = RunStatus.Queued,
+            CreatedAt = DateTimeOffset.UnixEpoch,
+            UpdatedAt = DateTimeOffset.UnixEpoch,
+        };
         using (var document = System.Text.Json.JsonDocument.Parse("{}"))
         {
             run = run with { Input = document.RootElement.Clone() };

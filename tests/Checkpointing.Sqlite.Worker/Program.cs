@@ -47,8 +47,19 @@ async Task EditAsync(int i)
         var current = await store.GetArtifactAsync(checkpointId, "spec", "spec") ?? throw new InvalidOperationException("spec/spec is missing");
         try
         {
-            var updated = await store.UpdateArtifactAsync(new ArtifactUpdate(checkpointId, "spec", "spec", current.Version,
-                ArtifactContent.FromJson(document.RootElement), ArtifactMetadata.Empty, "worker", "edit", 0.01m, null, DateTimeOffset.UtcNow));
+            var updated = await store.UpdateArtifactAsync(new ArtifactUpdate
+            {
+                CheckpointId = checkpointId,
+                Type = "spec",
+                Key = "spec",
+                ExpectedVersion = current.Version,
+                Content = ArtifactContent.FromJson(document.RootElement),
+                Metadata = ArtifactMetadata.Empty,
+                UpdatedBy = "worker",
+                Reason = "edit",
+                CostDelta = 0.01m,
+                At = DateTimeOffset.UtcNow,
+            });
             lock (output)
             {
                 output.Add("edit " + updated.Version.ToString(CultureInfo.InvariantCulture));

@@ -260,9 +260,20 @@ public sealed class CheckpointEditor
             try
             {
                 var updated = await _sdk.Store.UpdateArtifactAsync(
-                    new ArtifactUpdate(
-                        target.Checkpoint.Id, current.Type, current.Key, expected, replacement.Content, replacement.Metadata,
-                        options?.EditedBy, Reason(kind, options?.Description), replacement.Cost, replacement.Output, _sdk.Now),
+                    new ArtifactUpdate
+                    {
+                        CheckpointId = target.Checkpoint.Id,
+                        Type = current.Type,
+                        Key = current.Key,
+                        ExpectedVersion = expected,
+                        Content = replacement.Content,
+                        Metadata = replacement.Metadata,
+                        UpdatedBy = options?.EditedBy,
+                        Reason = Reason(kind, options?.Description),
+                        CostDelta = replacement.Cost,
+                        NewCheckpointOutput = replacement.Output,
+                        At = _sdk.Now,
+                    },
                     ct).ConfigureAwait(false);
                 Telemetry.Edits.Add(1, new KeyValuePair<string, object?>(Telemetry.Tags.EditKind, kind.ToString()));
                 _sdk.Log.ArtifactEdited(target.Checkpoint.Id, kind, updated.Type, updated.Key, updated.Version);

@@ -71,29 +71,41 @@ public sealed record ArtifactMetadata(
 }
 
 /// <summary>The current version of one artifact of a checkpoint.</summary>
-/// <param name="Id">The artifact id (stable across versions).</param>
-/// <param name="CheckpointId">The checkpoint that owns the artifact.</param>
-/// <param name="Type">The artifact type, e.g. <c>beat_image</c>.</param>
-/// <param name="Key">The key within the type, e.g. <c>beat_3</c>.</param>
-/// <param name="Version">The current version, starting at 1.</param>
-/// <param name="Content">The current content.</param>
-/// <param name="Metadata">How the current version was produced.</param>
-/// <param name="UnitIndex">The unit index for artifacts of unit-based phases.</param>
-/// <param name="UpdatedAt">When the current version was written.</param>
-/// <param name="UpdatedBy">Who wrote the current version.</param>
-/// <param name="Reason">Why the current version was written.</param>
-public sealed record Artifact(
-    Guid Id,
-    Guid CheckpointId,
-    string Type,
-    string Key,
-    int Version,
-    ArtifactContent Content,
-    ArtifactMetadata Metadata,
-    int? UnitIndex,
-    DateTimeOffset UpdatedAt,
-    string? UpdatedBy,
-    string? Reason);
+public sealed record Artifact
+{
+    /// <summary>The artifact id (stable across versions).</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>The checkpoint that owns the artifact.</summary>
+    public required Guid CheckpointId { get; init; }
+
+    /// <summary>The artifact type, e.g. <c>beat_image</c>.</summary>
+    public required string Type { get; init; }
+
+    /// <summary>The key within the type, e.g. <c>beat_3</c>.</summary>
+    public required string Key { get; init; }
+
+    /// <summary>The current version, starting at 1.</summary>
+    public required int Version { get; init; }
+
+    /// <summary>The current content.</summary>
+    public required ArtifactContent Content { get; init; }
+
+    /// <summary>How the current version was produced.</summary>
+    public required ArtifactMetadata Metadata { get; init; }
+
+    /// <summary>The unit index for artifacts of unit-based phases.</summary>
+    public int? UnitIndex { get; init; }
+
+    /// <summary>When the current version was written.</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+
+    /// <summary>Who wrote the current version.</summary>
+    public string? UpdatedBy { get; init; }
+
+    /// <summary>Why the current version was written.</summary>
+    public string? Reason { get; init; }
+}
 
 /// <summary>One immutable version in an artifact's history.</summary>
 /// <param name="ArtifactId">The artifact id.</param>

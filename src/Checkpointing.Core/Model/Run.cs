@@ -26,36 +26,50 @@ public enum RunStatus
 }
 
 /// <summary>One execution of a pipeline for one input.</summary>
-/// <param name="Id">The run id.</param>
-/// <param name="Pipeline">The name of the pipeline the run executes.</param>
-/// <param name="OwnerId">Who started the run (opaque to the SDK).</param>
-/// <param name="Input">The run's input, as JSON.</param>
-/// <param name="AutoContinue">When true, checkpoints are approved and the next phase starts without pausing.</param>
-/// <param name="Status">The run's status.</param>
-/// <param name="CurrentPhase">The phase running or awaiting review, if any.</param>
-/// <param name="CurrentBranch">The branch of the phase running, awaiting review or last failed.</param>
-/// <param name="ParentCheckpointId">The checkpoint the running (or last failed) phase continues from; null for phase 1.</param>
-/// <param name="Error">The error of the last failure, when <see cref="Status"/> is <see cref="RunStatus.Failed"/>.</param>
-/// <param name="Cost">The total cost of everything generated for this run.</param>
-/// <param name="Budget">An optional spending limit; the runner stops before exceeding it.</param>
-/// <param name="CreatedAt">When the run was created.</param>
-/// <param name="UpdatedAt">When the run last changed.</param>
-public sealed record Run(
-    Guid Id,
-    string Pipeline,
-    string OwnerId,
-    JsonElement Input,
-    bool AutoContinue,
-    RunStatus Status,
-    int? CurrentPhase,
-    string? CurrentBranch,
-    Guid? ParentCheckpointId,
-    string? Error,
-    decimal Cost,
-    decimal? Budget,
-    DateTimeOffset CreatedAt,
-    DateTimeOffset UpdatedAt)
+public sealed record Run
 {
+    /// <summary>The run id.</summary>
+    public required Guid Id { get; init; }
+
+    /// <summary>The name of the pipeline the run executes.</summary>
+    public required string Pipeline { get; init; }
+
+    /// <summary>Who started the run (opaque to the SDK).</summary>
+    public required string OwnerId { get; init; }
+
+    /// <summary>The run's input, as JSON.</summary>
+    public required JsonElement Input { get; init; }
+
+    /// <summary>When true, checkpoints are approved and the next phase starts without pausing.</summary>
+    public bool AutoContinue { get; init; }
+
+    /// <summary>The run's status.</summary>
+    public RunStatus Status { get; init; }
+
+    /// <summary>The phase running or awaiting review, if any.</summary>
+    public int? CurrentPhase { get; init; }
+
+    /// <summary>The branch of the phase running, awaiting review or last failed.</summary>
+    public string? CurrentBranch { get; init; }
+
+    /// <summary>The checkpoint the running (or last failed) phase continues from; null for phase 1.</summary>
+    public Guid? ParentCheckpointId { get; init; }
+
+    /// <summary>The error of the last failure, when <see cref="Status"/> is <see cref="RunStatus.Failed"/>.</summary>
+    public string? Error { get; init; }
+
+    /// <summary>The total cost of everything generated for this run.</summary>
+    public decimal Cost { get; init; }
+
+    /// <summary>An optional spending limit; the runner stops before exceeding it.</summary>
+    public decimal? Budget { get; init; }
+
+    /// <summary>When the run was created.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When the run last changed.</summary>
+    public required DateTimeOffset UpdatedAt { get; init; }
+
     /// <summary>The executor that holds the run's lease (it alone may execute the run's phases), or null for none.</summary>
     public string? LeaseOwner { get; init; }
 

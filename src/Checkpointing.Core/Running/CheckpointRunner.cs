@@ -42,9 +42,20 @@ public sealed class CheckpointRunner
 
         var pipeline = _sdk.Pipelines.Get(request.Pipeline);
         var now = _sdk.Now;
-        var run = new Run(
-            request.RunId ?? Guid.NewGuid(), pipeline.Name, request.OwnerId, request.Input.Clone(), request.AutoContinue,
-            RunStatus.Queued, 1, BranchNames.Main, null, null, 0m, request.Budget, now, now);
+        var run = new Run
+        {
+            Id = request.RunId ?? Guid.NewGuid(),
+            Pipeline = pipeline.Name,
+            OwnerId = request.OwnerId,
+            Input = request.Input.Clone(),
+            AutoContinue = request.AutoContinue,
+            Status = RunStatus.Queued,
+            CurrentPhase = 1,
+            CurrentBranch = BranchNames.Main,
+            Budget = request.Budget,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
         if (request.Queue)
         {
             await _sdk.Store.CreateRunAsync(run, cancellationToken).ConfigureAwait(false);

@@ -392,30 +392,41 @@ public sealed record NewArtifact(Guid Id, string Type, string Key, ArtifactConte
 public sealed record CompletedUnit(int UnitIndex, NewArtifact Artifact, decimal Cost);
 
 /// <summary>A new version of an artifact.</summary>
-/// <param name="CheckpointId">The checkpoint that owns the artifact.</param>
-/// <param name="Type">The artifact type.</param>
-/// <param name="Key">The artifact key.</param>
-/// <param name="ExpectedVersion">The version the writer based its change on.</param>
-/// <param name="Content">The new content.</param>
-/// <param name="Metadata">How the new version was produced.</param>
-/// <param name="UpdatedBy">Who wrote it.</param>
-/// <param name="Reason">Why it was written.</param>
-/// <param name="CostDelta">Cost to add to the checkpoint and the run.</param>
-/// <param name="NewCheckpointOutput">When set, replaces the checkpoint's output.</param>
-/// <param name="At">The time of the change.</param>
-public sealed record ArtifactUpdate(
-    Guid CheckpointId,
-    string Type,
-    string Key,
-    int ExpectedVersion,
-    ArtifactContent Content,
-    ArtifactMetadata Metadata,
-    string? UpdatedBy,
-    string? Reason,
-    decimal CostDelta,
-    JsonElement? NewCheckpointOutput,
-    DateTimeOffset At)
+public sealed record ArtifactUpdate
 {
+    /// <summary>The checkpoint that owns the artifact.</summary>
+    public required Guid CheckpointId { get; init; }
+
+    /// <summary>The artifact type.</summary>
+    public required string Type { get; init; }
+
+    /// <summary>The artifact key.</summary>
+    public required string Key { get; init; }
+
+    /// <summary>The version the writer based its change on.</summary>
+    public required int ExpectedVersion { get; init; }
+
+    /// <summary>The new content.</summary>
+    public required ArtifactContent Content { get; init; }
+
+    /// <summary>How the new version was produced.</summary>
+    public required ArtifactMetadata Metadata { get; init; }
+
+    /// <summary>Who wrote it.</summary>
+    public string? UpdatedBy { get; init; }
+
+    /// <summary>Why it was written.</summary>
+    public string? Reason { get; init; }
+
+    /// <summary>Cost to add to the checkpoint and the run.</summary>
+    public decimal CostDelta { get; init; }
+
+    /// <summary>When set, replaces the checkpoint's output.</summary>
+    public JsonElement? NewCheckpointOutput { get; init; }
+
+    /// <summary>The time of the change.</summary>
+    public required DateTimeOffset At { get; init; }
+
     /// <summary>
     /// Applies this update to the artifact's current version, as every store must: checks that the checkpoint is not
     /// abandoned and the expected version, then returns the artifact at its next version and the history entry to

@@ -162,7 +162,19 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             var ids = new List<Guid>();
             foreach (var a in checkpoint.Artifacts)
             {
-                var artifact = new Artifact(a.Id, saved.Id, a.Type, a.Key, 1, a.Content, a.Metadata, a.UnitIndex, checkpoint.CreatedAt, checkpoint.CreatedBy, null);
+                var artifact = new Artifact
+                {
+                    Id = a.Id,
+                    CheckpointId = saved.Id,
+                    Type = a.Type,
+                    Key = a.Key,
+                    Version = 1,
+                    Content = a.Content,
+                    Metadata = a.Metadata,
+                    UnitIndex = a.UnitIndex,
+                    UpdatedAt = checkpoint.CreatedAt,
+                    UpdatedBy = checkpoint.CreatedBy,
+                };
                 _artifacts[a.Id] = artifact;
                 _history[a.Id] = [new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null)];
                 ids.Add(a.Id);
