@@ -12,21 +12,6 @@ namespace Checkpointing.AspNetCore;
 /// </summary>
 internal static class EventStream
 {
-    /// <summary>The event name of each SSE item: the event's kind, as in its JSON <c>kind</c> property.</summary>
-    public static string KindOf(CheckpointEvent e) => e switch
-    {
-        PhaseStarted => "phase_started",
-        UnitCompleted => "unit_completed",
-        CheckpointCreated => "checkpoint_created",
-        RunPaused => "paused",
-        BranchCreated => "branch_created",
-        ArtifactEdited => "artifact_edited",
-        RunCompleted => "run_completed",
-        RunFailed => "run_failed",
-        RunCancelled => "run_cancelled",
-        _ => "event",
-    };
-
     /// <summary>The sequence after which to resume, from <c>Last-Event-ID</c>; null when absent.</summary>
     public static long? ParseLastEventId(HttpRequest request)
     {
@@ -70,7 +55,7 @@ internal static class EventStream
 
     public static CheckpointEventResponse ToResponse(CheckpointEvent e)
     {
-        var r = new CheckpointEventResponse(KindOf(e), e.RunId, e.At) { Sequence = e.Sequence > 0 ? e.Sequence : null };
+        var r = new CheckpointEventResponse(e.EventType, e.RunId, e.At) { Sequence = e.Sequence > 0 ? e.Sequence : null };
         return e switch
         {
             PhaseStarted p => r with { Phase = p.Phase, PhaseName = p.PhaseName, Branch = p.Branch },

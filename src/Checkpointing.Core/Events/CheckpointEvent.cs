@@ -22,6 +22,15 @@ public abstract record CheckpointEvent(Guid RunId, DateTimeOffset At)
     /// <see cref="CheckpointQueries.WatchAsync(Guid, long, CancellationToken)"/>. 0 when the event was not logged.
     /// </summary>
     public long Sequence { get; init; }
+
+    /// <summary>The event's type as logged and streamed, e.g. <c>checkpoint_created</c> (its JSON <c>kind</c> discriminator).</summary>
+    [JsonIgnore]
+    public string EventType => Kinds.GetValueOrDefault(GetType(), "event");
+
+    private static readonly Dictionary<Type, string> Kinds = typeof(CheckpointEvent)
+        .GetCustomAttributes(typeof(JsonDerivedTypeAttribute), inherit: false)
+        .Cast<JsonDerivedTypeAttribute>()
+        .ToDictionary(a => a.DerivedType, a => (string)a.TypeDiscriminator!);
 }
 
 /// <summary>A phase started on a branch.</summary>

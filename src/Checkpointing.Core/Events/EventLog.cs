@@ -14,20 +14,6 @@ internal static class EventLog
     // The default (not web) naming: ArtifactEdited has a Kind property, which must not clash with the "kind" discriminator.
     private static readonly JsonSerializerOptions Options = new();
 
-    public static string KindOf(CheckpointEvent e) => e switch
-    {
-        PhaseStarted => "phase_started",
-        UnitCompleted => "unit_completed",
-        CheckpointCreated => "checkpoint_created",
-        RunPaused => "paused",
-        BranchCreated => "branch_created",
-        ArtifactEdited => "artifact_edited",
-        RunCompleted => "run_completed",
-        RunFailed => "run_failed",
-        RunCancelled => "run_cancelled",
-        _ => "event",
-    };
-
     public static string Serialize(CheckpointEvent e) => JsonSerializer.Serialize(e, Options);
 
     public static CheckpointEvent? Deserialize(StoredEvent stored)

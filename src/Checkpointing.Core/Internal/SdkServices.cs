@@ -36,7 +36,7 @@ internal sealed class SdkServices(
     {
         try
         {
-            var sequence = await Store.AppendEventAsync(e.RunId, EventLog.KindOf(e), EventLog.Serialize(e), e.At, CancellationToken.None).ConfigureAwait(false);
+            var sequence = await Store.AppendEventAsync(e.RunId, e.EventType, EventLog.Serialize(e), e.At, CancellationToken.None).ConfigureAwait(false);
             e = e with { Sequence = sequence };
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
