@@ -145,6 +145,13 @@ public sealed partial class PostgresCheckpointStore
             """, ("run", runId), ("after", afterSequence), ("limit", limit)).ConfigureAwait(false), cancellationToken);
     }
 
+    /// <inheritdoc />
+    public Task<long> GetLastEventSequenceAsync(Guid? runId, CancellationToken cancellationToken = default) =>
+        InTransactionAsync("GetLastEventSequence", async db => Convert.ToInt64(runId is null
+            ? await ScalarAsync(db, $"SELECT COALESCE(MAX(sequence), 0) FROM {_s}.events;").ConfigureAwait(false)
+            : await ScalarAsync(db, $"SELECT COALESCE(MAX(sequence), 0) FROM {_s}.events WHERE run_id = @run;", ("run", runId)).ConfigureAwait(false),
+            System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+
     /// <summary>
     /// Builds the exception for a fenced write whose condition matched no row: <see cref="RunNotFoundException"/> when the
     /// run does not exist, else <see cref="LeaseLostException"/> with the run's current token and owner.

@@ -124,6 +124,17 @@ public sealed partial class SqliteCheckpointStore
             """, ("$after", afterSequence), ("$run", runId), ("$limit", limit)), cancellationToken);
     }
 
+    /// <inheritdoc />
+    public Task<long> GetLastEventSequenceAsync(Guid? runId, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) =>
+        {
+            // Two statements, so that each is answered from an index (ix_events_run or the primary key) alone.
+            using var command = runId is null
+                ? Command(c, tx, "SELECT COALESCE(MAX(sequence), 0) FROM events;")
+                : Command(c, tx, "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE run_id = $run;", ("$run", runId));
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }, cancellationToken);
+
     /// <summary>Writes a run's state and lease as Core computed them (cost and budget are written by their own calls).</summary>
     private static void WriteRunState(SqliteConnection c, SqliteTransaction tx, Run run) =>
         Execute(c, tx, """

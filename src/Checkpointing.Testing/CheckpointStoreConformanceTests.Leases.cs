@@ -282,4 +282,23 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Single(await Store.ReadEventsAsync(null, 0, 1, Ct));
         Assert.Empty(await Store.ReadEventsAsync(a.Id, s3, 100, Ct));
     }
+
+    /// <summary>The last event sequence of a run, or of the whole log, is the latest appended; 0 when there is none.</summary>
+    [Fact]
+    public async Task The_last_event_sequence_is_the_latest_of_the_run_or_of_the_log()
+    {
+        var a = await CreateRunAsync();
+        var b = await CreateRunAsync();
+        var before = await Store.GetLastEventSequenceAsync(null, Ct);
+
+        var s1 = await Store.AppendEventAsync(a.Id, "phase_started", """{"phase":1}""", T0, Ct);
+        var s2 = await Store.AppendEventAsync(a.Id, "unit_completed", """{"unit":1}""", T0, Ct);
+        var s3 = await Store.AppendEventAsync(b.Id, "phase_started", """{"phase":1}""", T0, Ct);
+
+        Assert.True(s1 > before);
+        Assert.Equal(s2, await Store.GetLastEventSequenceAsync(a.Id, Ct));
+        Assert.Equal(s3, await Store.GetLastEventSequenceAsync(b.Id, Ct));
+        Assert.True(await Store.GetLastEventSequenceAsync(null, Ct) >= s3);
+        Assert.Equal(0, await Store.GetLastEventSequenceAsync(Guid.NewGuid(), Ct));
+    }
 }

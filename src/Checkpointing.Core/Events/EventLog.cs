@@ -28,22 +28,6 @@ internal static class EventLog
         }
     }
 
-    /// <summary>The sequence of the run's latest logged event (0 for none).</summary>
-    public static async Task<long> LastSequenceAsync(SdkServices sdk, Guid runId, CancellationToken ct)
-    {
-        long last = 0;
-        while (true)
-        {
-            var page = await sdk.Store.ReadEventsAsync(runId, last, PageSize, ct).ConfigureAwait(false);
-            if (page.Count == 0)
-            {
-                return last;
-            }
-
-            last = page[^1].Sequence;
-        }
-    }
-
     /// <summary>Follows the run's log after <paramref name="after"/>: every event in order, then new ones as they are logged.</summary>
     public static async IAsyncEnumerable<CheckpointEvent> FollowAsync(SdkServices sdk, Guid runId, Task<long> after, [EnumeratorCancellation] CancellationToken ct)
     {

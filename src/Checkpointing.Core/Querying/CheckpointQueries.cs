@@ -268,7 +268,7 @@ public sealed class CheckpointQueries
         }
 
         // Where "now" is in the log is read at once, not at the first MoveNext, so events logged right after this call are kept.
-        return EventLog.FollowAsync(_sdk, id, EventLog.LastSequenceAsync(_sdk, id, cancellationToken), cancellationToken);
+        return EventLog.FollowAsync(_sdk, id, _sdk.Store.GetLastEventSequenceAsync(id, cancellationToken), cancellationToken);
     }
 
     /// <summary>

@@ -238,6 +238,14 @@ public interface ICheckpointStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     Task<IReadOnlyList<StoredEvent>> ReadEventsAsync(Guid? runId, long afterSequence, int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The sequence number of the latest logged event of a run (or of any run), 0 when there is none: where a reader that
+    /// wants only what comes next starts. One indexed read, whatever the length of the log.
+    /// </summary>
+    /// <param name="runId">Only this run's events, or null for all.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<long> GetLastEventSequenceAsync(Guid? runId, CancellationToken cancellationToken = default);
+
     /// <summary>Records the external job started for a slot of a phase execution, before it is awaited.</summary>
     /// <param name="runId">The run id.</param>
     /// <param name="executionKey">Identifies the phase execution (or edit) the job belongs to.</param>

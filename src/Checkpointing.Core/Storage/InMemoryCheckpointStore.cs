@@ -474,6 +474,23 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     }
 
     /// <inheritdoc />
+    public Task<long> GetLastEventSequenceAsync(Guid? runId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            for (var i = _events.Count - 1; i >= 0; i--)
+            {
+                if (runId is null || _events[i].RunId == runId)
+                {
+                    return Task.FromResult(_events[i].Sequence);
+                }
+            }
+
+            return Task.FromResult(0L);
+        }
+    }
+
+    /// <inheritdoc />
     public async Task WaitForChangeAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         try
