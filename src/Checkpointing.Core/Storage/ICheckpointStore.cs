@@ -344,8 +344,13 @@ public sealed record NewCheckpoint
     /// <exception cref="InvalidStateException">Two artifacts share a type and key, or an id.</exception>
     public void CheckArtifacts()
     {
-        var keys = new HashSet<(string, string)>();
-        var ids = new HashSet<Guid>();
+        if (Artifacts.Count < 2)
+        {
+            return;
+        }
+
+        var keys = new HashSet<(string, string)>(Artifacts.Count);
+        var ids = new HashSet<Guid>(Artifacts.Count);
         foreach (var a in Artifacts)
         {
             if (!keys.Add((a.Type, a.Key)))

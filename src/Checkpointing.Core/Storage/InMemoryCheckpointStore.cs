@@ -139,13 +139,19 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         {
             var run = _runs.GetValueOrDefault(checkpoint.RunId) ?? throw new RunNotFoundException(checkpoint.RunId);
             RunLease.CheckFence(run, checkpoint.FencingToken);
-            if (!_branches[run.Id].Any(b => b.Name == checkpoint.Branch))
+            if (!HasBranchLocked(run.Id, checkpoint.Branch))
             {
                 throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
             }
 
             checkpoint.CheckArtifacts();
-            if (_checkpoints.ContainsKey(checkpoint.Id) || checkpoint.Artifacts.Any(a => _artifacts.ContainsKey(a.Id)))
+            var exists = _checkpoints.ContainsKey(checkpoint.Id);
+            foreach (var a in checkpoint.Artifacts)
+            {
+                exists |= _artifacts.ContainsKey(a.Id);
+            }
+
+            if (exists)
             {
                 throw checkpoint.AlreadyExists();
             }
@@ -159,7 +165,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
 
             ofRun.Add(saved.Id);
             _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = saved.Version;
-            var ids = new List<Guid>();
+            var ids = new List<Guid>(checkpoint.Artifacts.Count);
             foreach (var a in checkpoint.Artifacts)
             {
                 var artifact = new Artifact
@@ -181,7 +187,11 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             }
 
             _artifactsByCheckpoint[saved.Id] = ids;
-            _runs[run.Id] = run with { Cost = run.Cost + checkpoint.RunCostDelta };
+            if (checkpoint.RunCostDelta != 0m)
+            {
+                _runs[run.Id] = run with { Cost = run.Cost + checkpoint.RunCostDelta };
+            }
+
             if (checkpoint.ExecutionKey is not null)
             {
                 ClearJournalLocked(run.Id, checkpoint.ExecutionKey);
@@ -189,6 +199,19 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
 
             return Task.FromResult(saved);
         }
+    }
+
+    private bool HasBranchLocked(Guid runId, string name)
+    {
+        foreach (var branch in _branches[runId])
+        {
+            if (branch.Name == name)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <inheritdoc />
