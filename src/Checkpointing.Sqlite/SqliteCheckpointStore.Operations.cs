@@ -145,23 +145,16 @@ public sealed partial class SqliteCheckpointStore
         ArgumentNullException.ThrowIfNull(checkpoint);
         return WriteAsync("CommitCheckpoint", (c, tx) =>
         {
-            // One query reads the run (fence and cost), whether the branch exists, whether the checkpoint or one of its
-            // artifacts already exists, and the highest version of the phase on the branch: the checks below apply
-            // them in order. Inside the write transaction, so concurrent commits on one branch never share a version.
-            var artifactIds = new System.Text.StringBuilder("[", 2 + (checkpoint.Artifacts.Count * 39));
-            foreach (var a in checkpoint.Artifacts)
-            {
-                artifactIds.Append(artifactIds.Length == 1 ? "\"" : ",\"").Append(a.Id.ToString("D")).Append('"');
-            }
-
-            var state = QuerySingle(c, tx, r => new CommitState(MapRun(r), r.GetInt64(17) != 0, r.GetInt64(18) != 0, r.GetInt32(19)), $"""
+            // One query reads the run (fence and cost), whether the branch exists and the highest version of the phase
+            // on the branch; the checks below apply them in order. Inside the write transaction, so concurrent commits on
+            // one branch never share a version.
+            var state = QuerySingle(c, tx, r => new CommitState(MapRun(r), r.GetInt64(17) != 0, r.GetInt32(18)), $"""
                 SELECT {RunColumns},
                     EXISTS (SELECT 1 FROM branches WHERE run_id = $run AND name = $branch),
-                    EXISTS (SELECT 1 FROM checkpoints WHERE id = $id UNION ALL SELECT 1 FROM artifacts WHERE id IN (SELECT value FROM json_each($ids))),
                     (SELECT COALESCE(MAX(version), 0) FROM checkpoints WHERE run_id = $run AND branch = $branch AND phase = $phase)
                 FROM runs WHERE id = $run;
-                """, ("$run", checkpoint.RunId), ("$branch", checkpoint.Branch), ("$phase", checkpoint.Phase), ("$id", checkpoint.Id),
-                ("$ids", artifactIds.Append(']').ToString())) ?? throw new RunNotFoundException(checkpoint.RunId);
+                """, ("$run", checkpoint.RunId), ("$branch", checkpoint.Branch), ("$phase", checkpoint.Phase))
+                ?? throw new RunNotFoundException(checkpoint.RunId);
             var run = state.Run;
             RunLease.CheckFence(run, checkpoint.FencingToken);
             if (!state.BranchExists)
@@ -175,9 +168,11 @@ public sealed partial class SqliteCheckpointStore
                 throw new InvalidStateException($"The checkpoint holds artifact '{duplicate.Key.Type}/{duplicate.Key.Key}' twice; each type and key must be unique.");
             }
 
-            if (checkpoint.Artifacts.GroupBy(a => a.Id).Any(g => g.Count() > 1) || state.AlreadyStored)
+            // An id already stored is found by the primary keys as the rows go in (see the conflict below): the
+            // transaction then rolls back, so nothing is written and no version is used.
+            if (checkpoint.Artifacts.GroupBy(a => a.Id).Any(g => g.Count() > 1))
             {
-                throw new InvalidStateException($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.");
+                throw AlreadyExists(checkpoint);
             }
 
             var saved = new Checkpoint(
@@ -226,7 +221,10 @@ public sealed partial class SqliteCheckpointStore
             }
 
             return saved;
-        }, cancellationToken);
+        }, cancellationToken, conflict: e => e.SqliteExtendedErrorCode is SqliteConstraintPrimaryKey or SqliteConstraintUnique ? AlreadyExists(checkpoint, e) : null);
+
+        static InvalidStateException AlreadyExists(NewCheckpoint checkpoint, Exception? cause = null) =>
+            new($"Checkpoint '{checkpoint.Id}' or one of its artifacts already exists.", cause);
     }
 
     /// <inheritdoc />
@@ -473,7 +471,7 @@ public sealed partial class SqliteCheckpointStore
             """, ("$run", runId), ("$execution", executionKey));
 
     /// <summary>What a commit checks before it writes, read in one query.</summary>
-    private sealed record CommitState(Run Run, bool BranchExists, bool AlreadyStored, int MaxVersion);
+    private sealed record CommitState(Run Run, bool BranchExists, int MaxVersion);
 
     private static void SetRunCost(SqliteConnection c, SqliteTransaction tx, Guid runId, decimal cost) =>
         Execute(c, tx, "UPDATE runs SET cost = $cost WHERE id = $id;", ("$id", runId), ("$cost", cost));

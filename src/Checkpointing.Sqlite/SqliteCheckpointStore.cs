@@ -26,6 +26,8 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     private const int SqliteCantOpen = 14;
     private const int SqliteConstraint = 19;
     private const int SqliteNotADatabase = 26;
+    private const int SqliteConstraintPrimaryKey = 1555;
+    private const int SqliteConstraintUnique = 2067;
 
     /// <summary>
     /// The physical connections a store has set up, with the pragmas it set (one table for every store: stores on one
@@ -250,8 +252,13 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _migrated = true;
     }
 
-    /// <summary>Runs <paramref name="body"/> in a <c>BEGIN IMMEDIATE</c> transaction, committing when it returns.</summary>
-    private async Task<T> WriteAsync<T>(string operation, Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="body"/> in a <c>BEGIN IMMEDIATE</c> transaction, committing when it returns. A constraint
+    /// violation becomes the exception <paramref name="conflict"/> makes of it, or an <see cref="InvalidStateException"/>
+    /// naming the operation when it makes none.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(
+        string operation, Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken, Func<SqliteException, Exception?>? conflict = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
@@ -273,6 +280,11 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                 }
                 catch (SqliteException e) when (e.SqliteErrorCode == SqliteConstraint)
                 {
+                    if (conflict?.Invoke(e) is { } refused)
+                    {
+                        throw refused;
+                    }
+
                     _logger.ConstraintViolation(e, operation);
                     throw new InvalidStateException($"{operation} was refused because it conflicts with data already stored: {e.Message}", e);
                 }
