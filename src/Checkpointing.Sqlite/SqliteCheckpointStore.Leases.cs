@@ -18,7 +18,7 @@ public sealed partial class SqliteCheckpointStore
     /// <inheritdoc />
     public Task<IReadOnlyList<Continuation>> ListContinuationsAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<Continuation>>((c, tx) => Query(c, tx, MapContinuation,
-            $"SELECT {ContinuationColumns} FROM continuations WHERE checkpoint_id = $id ORDER BY rowid;", ("$id", checkpointId)), cancellationToken);
+            $"SELECT {ContinuationColumns} FROM continuations WHERE checkpoint_id = $id ORDER BY rowid;", ("$id", checkpointId)), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<Run?> TryClaimRunAsync(Guid runId, string owner, DateTimeOffset now, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
@@ -121,7 +121,7 @@ public sealed partial class SqliteCheckpointStore
             WHERE sequence > $after AND ($run IS NULL OR run_id = $run)
             ORDER BY sequence
             LIMIT $limit;
-            """, ("$after", afterSequence), ("$run", runId), ("$limit", limit)), cancellationToken);
+            """, ("$after", afterSequence), ("$run", runId), ("$limit", limit)), cancellationToken, snapshot: false);
     }
 
     /// <inheritdoc />

@@ -49,7 +49,7 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<Run?> GetRunAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        ReadAsync((c, tx) => FindRun(c, tx, runId), cancellationToken);
+        ReadAsync((c, tx) => FindRun(c, tx, runId), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Run>> ListRunsAsync(string? ownerId = null, int limit = 100, CancellationToken cancellationToken = default) =>
@@ -69,7 +69,7 @@ public sealed partial class SqliteCheckpointStore
               AND ($after_ticks IS NULL OR created_ticks < $after_ticks OR (created_ticks = $after_ticks AND id < $after_id))
             ORDER BY created_ticks DESC, id DESC
             LIMIT $limit;
-            """, ("$owner", ownerId), ("$limit", limit), ("$after_ticks", after?.CreatedAt.UtcTicks), ("$after_id", after?.Id)), cancellationToken);
+            """, ("$owner", ownerId), ("$limit", limit), ("$after_ticks", after?.CreatedAt.UtcTicks), ("$after_id", after?.Id)), cancellationToken, snapshot: false);
     }
 
     /// <inheritdoc />
@@ -103,7 +103,7 @@ public sealed partial class SqliteCheckpointStore
     public Task<IReadOnlyList<Branch>> ListBranchesAsync(Guid runId, CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<Branch>>(
             (c, tx) => Query(c, tx, MapBranch, $"SELECT {BranchColumns} FROM branches WHERE run_id = $run ORDER BY seq;", ("$run", runId)),
-            cancellationToken);
+            cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<Branch> CreateBranchAsync(Guid runId, string parentBranch, Guid forkedFrom, DateTimeOffset at, CancellationToken cancellationToken = default)
@@ -144,74 +144,76 @@ public sealed partial class SqliteCheckpointStore
         ArgumentNullException.ThrowIfNull(checkpoint);
         return WriteAsync("CommitCheckpoint", (c, tx) =>
         {
-            var run = FindRun(c, tx, checkpoint.RunId) ?? throw new RunNotFoundException(checkpoint.RunId);
+            // One query reads the run (fence and cost), whether the branch exists and the highest version of the phase
+            // on the branch; the checks below apply them in order. Inside the write transaction, so concurrent commits on
+            // one branch never share a version.
+            var state = QuerySingle(c, tx, r => new CommitState(MapRun(r), r.GetInt64(17) != 0, r.GetInt32(18)), $"""
+                SELECT {RunColumns},
+                    EXISTS (SELECT 1 FROM branches WHERE run_id = $run AND name = $branch),
+                    (SELECT COALESCE(MAX(version), 0) FROM checkpoints WHERE run_id = $run AND branch = $branch AND phase = $phase)
+                FROM runs WHERE id = $run;
+                """, ("$run", checkpoint.RunId), ("$branch", checkpoint.Branch), ("$phase", checkpoint.Phase))
+                ?? throw new RunNotFoundException(checkpoint.RunId);
+            var run = state.Run;
             RunLease.CheckFence(run, checkpoint.FencingToken);
-            if (!Exists(c, tx, "SELECT 1 FROM branches WHERE run_id = $run AND name = $name;", ("$run", run.Id), ("$name", checkpoint.Branch)))
+            if (!state.BranchExists)
             {
                 throw new InvalidStateException($"Run '{run.Id}' has no branch '{checkpoint.Branch}'.");
             }
 
+            // Duplicates within the checkpoint are refused here; an id already stored is found by the primary keys as the
+            // rows go in (see the conflict below): the transaction then rolls back, so nothing is written.
             checkpoint.CheckArtifacts();
 
-            // One query for the checkpoint and all its artifact ids, not one per artifact.
-            var artifactIds = System.Text.Json.JsonSerializer.Serialize(checkpoint.Artifacts.Select(a => a.Id.ToString("D")));
-            if (Exists(c, tx, "SELECT 1 FROM checkpoints WHERE id = $id UNION ALL SELECT 1 FROM artifacts WHERE id IN (SELECT value FROM json_each($ids)) LIMIT 1;",
-                    ("$id", checkpoint.Id), ("$ids", artifactIds)))
+            var saved = checkpoint.ToCheckpoint(state.MaxVersion + 1);
+            Execute(c, tx, $"""
+                INSERT INTO checkpoints ({CheckpointColumns})
+                VALUES ($id, $run, $branch, $phase, $version, $parent, $status, NULL, $created, $output, $cost, $by, $description, $parentRevision, 0);
+                """,
+                ("$id", saved.Id), ("$run", saved.RunId), ("$branch", saved.Branch), ("$phase", saved.Phase), ("$version", saved.Version),
+                ("$parent", saved.ParentId), ("$status", saved.Status), ("$created", saved.CreatedAt), ("$output", Text(saved.Output)),
+                ("$cost", saved.Cost), ("$by", saved.CreatedBy), ("$description", saved.EditDescription), ("$parentRevision", saved.ParentRevision));
+
+            // One prepared statement for every artifact and its first version, its parameters set per artifact.
+            using (var insert = Command(c, tx, $"""
+                INSERT INTO artifacts ({ArtifactColumns})
+                VALUES ($id, $checkpoint, $type, $key, 1, $content, $metadata, $unit, $at, $by, NULL);
+                INSERT INTO artifact_versions ({VersionColumns}, blob_hash)
+                VALUES ($id, 1, NULL, $content, $metadata, $at, $by, NULL, 0, $blob);
+                """,
+                ("$id", null), ("$checkpoint", saved.Id), ("$type", null), ("$key", null), ("$content", null), ("$metadata", null),
+                ("$unit", null), ("$at", checkpoint.CreatedAt), ("$by", checkpoint.CreatedBy), ("$blob", null)))
             {
-                throw checkpoint.AlreadyExists();
+                foreach (var a in checkpoint.Artifacts)
+                {
+                    insert.Parameters["$id"].Value = SqliteValues.ToDb(a.Id);
+                    insert.Parameters["$type"].Value = a.Type;
+                    insert.Parameters["$key"].Value = a.Key;
+                    insert.Parameters["$content"].Value = Json(a.Content);
+                    insert.Parameters["$metadata"].Value = Json(a.Metadata);
+                    insert.Parameters["$unit"].Value = SqliteValues.ToDb(a.UnitIndex);
+                    insert.Parameters["$blob"].Value = SqliteValues.ToDb(a.Content.Blob?.Hash);
+                    insert.ExecuteNonQuery();
+                }
             }
 
-            // Allocated inside the write transaction, so concurrent commits on one branch never share a version.
-            using (var max = Command(c, tx, "SELECT COALESCE(MAX(version), 0) FROM checkpoints WHERE run_id = $run AND branch = $branch AND phase = $phase;",
-                ("$run", run.Id), ("$branch", checkpoint.Branch), ("$phase", checkpoint.Phase)))
+            if (checkpoint.RunCostDelta != 0)
             {
-                var version = 1 + Convert.ToInt32(max.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                var saved = checkpoint.ToCheckpoint(version);
-                Execute(c, tx, $"""
-                    INSERT INTO checkpoints ({CheckpointColumns})
-                    VALUES ($id, $run, $branch, $phase, $version, $parent, $status, NULL, $created, $output, $cost, $by, $description, $parentRevision, 0);
-                    """,
-                    ("$id", saved.Id), ("$run", saved.RunId), ("$branch", saved.Branch), ("$phase", saved.Phase), ("$version", saved.Version),
-                    ("$parent", saved.ParentId), ("$status", saved.Status), ("$created", saved.CreatedAt), ("$output", Text(saved.Output)),
-                    ("$cost", saved.Cost), ("$by", saved.CreatedBy), ("$description", saved.EditDescription), ("$parentRevision", saved.ParentRevision));
-
-                // One prepared statement for every artifact and its first version, its parameters set per artifact.
-                using (var insert = Command(c, tx, $"""
-                    INSERT INTO artifacts ({ArtifactColumns})
-                    VALUES ($id, $checkpoint, $type, $key, 1, $content, $metadata, $unit, $at, $by, NULL);
-                    INSERT INTO artifact_versions ({VersionColumns}, blob_hash)
-                    VALUES ($id, 1, NULL, $content, $metadata, $at, $by, NULL, 0, $blob);
-                    """,
-                    ("$id", null), ("$checkpoint", saved.Id), ("$type", null), ("$key", null), ("$content", null), ("$metadata", null),
-                    ("$unit", null), ("$at", checkpoint.CreatedAt), ("$by", checkpoint.CreatedBy), ("$blob", null)))
-                {
-                    foreach (var a in checkpoint.Artifacts)
-                    {
-                        insert.Parameters["$id"].Value = SqliteValues.ToDb(a.Id);
-                        insert.Parameters["$type"].Value = a.Type;
-                        insert.Parameters["$key"].Value = a.Key;
-                        insert.Parameters["$content"].Value = Json(a.Content);
-                        insert.Parameters["$metadata"].Value = Json(a.Metadata);
-                        insert.Parameters["$unit"].Value = SqliteValues.ToDb(a.UnitIndex);
-                        insert.Parameters["$blob"].Value = SqliteValues.ToDb(a.Content.Blob?.Hash);
-                        insert.ExecuteNonQuery();
-                    }
-                }
-
                 SetRunCost(c, tx, run.Id, run.Cost + checkpoint.RunCostDelta);
-                if (checkpoint.ExecutionKey is not null)
-                {
-                    ClearJournal(c, tx, run.Id, checkpoint.ExecutionKey);
-                }
-
-                return saved;
             }
-        }, cancellationToken);
+
+            if (checkpoint.ExecutionKey is not null)
+            {
+                ClearJournal(c, tx, run.Id, checkpoint.ExecutionKey);
+            }
+
+            return saved;
+        }, cancellationToken, conflict: e => e.SqliteExtendedErrorCode is SqliteConstraintPrimaryKey or SqliteConstraintUnique ? checkpoint.AlreadyExists(e) : null);
     }
 
     /// <inheritdoc />
     public Task<Checkpoint?> GetCheckpointAsync(Guid checkpointId, CancellationToken cancellationToken = default) =>
-        ReadAsync((c, tx) => FindCheckpoint(c, tx, checkpointId), cancellationToken);
+        ReadAsync((c, tx) => FindCheckpoint(c, tx, checkpointId), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default) =>
@@ -219,7 +221,7 @@ public sealed partial class SqliteCheckpointStore
             SELECT {CheckpointColumns} FROM checkpoints
             WHERE run_id = $run AND ($branch IS NULL OR branch = $branch)
             ORDER BY seq;
-            """, ("$run", runId), ("$branch", branch)), cancellationToken);
+            """, ("$run", runId), ("$branch", branch)), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default) =>
@@ -245,7 +247,7 @@ public sealed partial class SqliteCheckpointStore
             SELECT {ArtifactColumns} FROM artifacts
             WHERE checkpoint_id = $checkpoint
             ORDER BY type, COALESCE(unit_index, 0), key;
-            """, ("$checkpoint", checkpointId)), cancellationToken);
+            """, ("$checkpoint", checkpointId)), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<Artifact>> GetArtifactsAsync(Guid checkpointId, long revision, CancellationToken cancellationToken = default) =>
@@ -260,18 +262,18 @@ public sealed partial class SqliteCheckpointStore
 
     /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default) =>
-        ReadAsync((c, tx) => FindArtifact(c, tx, checkpointId, type, key), cancellationToken);
+        ReadAsync((c, tx) => FindArtifact(c, tx, checkpointId, type, key), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default) =>
         ReadAsync<IReadOnlyList<ArtifactVersion>>((c, tx) => Query(c, tx, MapVersion,
-            $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id ORDER BY version;", ("$id", artifactId)), cancellationToken);
+            $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id ORDER BY version;", ("$id", artifactId)), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<ArtifactVersion?> GetArtifactVersionAsync(Guid artifactId, int version, CancellationToken cancellationToken = default) =>
         ReadAsync((c, tx) => QuerySingle(c, tx, MapVersion,
             $"SELECT {VersionColumns} FROM artifact_versions WHERE artifact_id = $id AND version = $version;", ("$id", artifactId), ("$version", version)),
-            cancellationToken);
+            cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default)
@@ -370,7 +372,7 @@ public sealed partial class SqliteCheckpointStore
             using var command = Command(c, tx, "SELECT external_job_id FROM journal_jobs WHERE run_id = $run AND execution_key = $execution AND slot = $slot;",
                 ("$run", runId), ("$execution", executionKey), ("$slot", slot));
             return command.ExecuteScalar() as string;
-        }, cancellationToken);
+        }, cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default)
@@ -403,7 +405,7 @@ public sealed partial class SqliteCheckpointStore
         ReadAsync<IReadOnlyList<CompletedUnit>>((c, tx) => Query(c, tx,
             r => new CompletedUnit(r.GetInt32(0), FromJson<NewArtifact>(r.GetString(1)), Money(r, 2)),
             "SELECT unit_index, artifact, cost FROM journal_units WHERE run_id = $run AND execution_key = $execution ORDER BY unit_index;",
-            ("$run", runId), ("$execution", executionKey)), cancellationToken);
+            ("$run", runId), ("$execution", executionKey)), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
     public Task ClearJournalAsync(Guid runId, string executionKey, CancellationToken cancellationToken = default)
@@ -423,18 +425,21 @@ public sealed partial class SqliteCheckpointStore
             SELECT blob_hash FROM artifact_versions WHERE blob_hash IS NOT NULL
             UNION
             SELECT blob_hash FROM journal_units WHERE blob_hash IS NOT NULL;
-            """), cancellationToken).ConfigureAwait(false);
+            """), cancellationToken, snapshot: false).ConfigureAwait(false);
         await foreach (var hash in Yield(hashes, cancellationToken).ConfigureAwait(false))
         {
             yield return hash;
         }
     }
 
-    private static void ClearJournal(SqliteConnection c, SqliteTransaction tx, Guid runId, string executionKey)
-    {
-        Execute(c, tx, "DELETE FROM journal_units WHERE run_id = $run AND execution_key = $execution;", ("$run", runId), ("$execution", executionKey));
-        Execute(c, tx, "DELETE FROM journal_jobs WHERE run_id = $run AND execution_key = $execution;", ("$run", runId), ("$execution", executionKey));
-    }
+    private static void ClearJournal(SqliteConnection c, SqliteTransaction tx, Guid runId, string executionKey) =>
+        Execute(c, tx, """
+            DELETE FROM journal_units WHERE run_id = $run AND execution_key = $execution;
+            DELETE FROM journal_jobs WHERE run_id = $run AND execution_key = $execution;
+            """, ("$run", runId), ("$execution", executionKey));
+
+    /// <summary>What a commit checks before it writes, read in one query.</summary>
+    private sealed record CommitState(Run Run, bool BranchExists, int MaxVersion);
 
     private static void SetRunCost(SqliteConnection c, SqliteTransaction tx, Guid runId, decimal cost) =>
         Execute(c, tx, "UPDATE runs SET cost = $cost WHERE id = $id;", ("$id", runId), ("$cost", cost));

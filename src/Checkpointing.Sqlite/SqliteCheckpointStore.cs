@@ -26,11 +26,18 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     private const int SqliteCantOpen = 14;
     private const int SqliteConstraint = 19;
     private const int SqliteNotADatabase = 26;
+    private const int SqliteConstraintPrimaryKey = 1555;
+    private const int SqliteConstraintUnique = 2067;
+
+    /// <summary>
+    /// The physical connections a store has set up, with the pragmas it set (one table for every store: stores on one
+    /// file share one pool). An entry goes when its connection is closed for good.
+    /// </summary>
+    private static readonly ConditionalWeakTable<SQLitePCL.sqlite3, string> ConfiguredConnections = new();
 
     private readonly string _connectionString;
     private volatile string _openConnectionString;
-    private readonly int _busyTimeoutMs;
-    private readonly string _synchronous;
+    private readonly string _connectionPragmas;
     private readonly TransientRetry _retry;
     private readonly bool _applyMigrations;
     private readonly bool _createMissingFolder;
@@ -57,8 +64,8 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _connectionString = options.BuildConnectionString();
         _openConnectionString = _connectionString;
         DataSource = new SqliteConnectionStringBuilder(_connectionString).DataSource;
-        _busyTimeoutMs = (int)options.BusyTimeout.TotalMilliseconds;
-        _synchronous = options.Synchronous == SqliteSynchronous.Normal ? "NORMAL" : "FULL";
+        _connectionPragmas = string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {(int)options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = {(options.Synchronous == SqliteSynchronous.Normal ? "NORMAL" : "FULL")};");
         _applyMigrations = options.ApplyMigrations;
         _createMissingFolder = options.CreateMissingFolder;
         _time = timeProvider ?? TimeProvider.System;
@@ -175,24 +182,41 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _migrationGate.Dispose();
     }
 
-    /// <summary>The <c>synchronous</c> level of the connections the store opens (2 for FULL, 1 for NORMAL), for tests.</summary>
-    internal long ReadSynchronousLevel()
+    /// <summary>
+    /// The value of a per-connection pragma on a connection the store opens, for tests: <c>synchronous</c> (2 for FULL,
+    /// 1 for NORMAL), <c>foreign_keys</c>, <c>busy_timeout</c> (milliseconds).
+    /// </summary>
+    internal long ReadPragma(string name)
     {
         using var connection = Open();
         using var command = connection.CreateCommand();
-        command.CommandText = "PRAGMA synchronous;";
+        command.CommandText = $"PRAGMA {name};";
         return (long)command.ExecuteScalar()!;
     }
 
+    /// <summary>The connection string the store opens its connections with (the pool they come from), for tests.</summary>
+    internal string ConnectionString => _openConnectionString;
+
+    /// <summary>
+    /// Opens a connection from the pool. A physical connection keeps its per-connection settings (<c>foreign_keys</c>,
+    /// <c>busy_timeout</c>, <c>synchronous</c>) while it waits in the pool, so they are set only the first time the
+    /// store gets it, or again when a store with other settings set it up last (stores on one file share the pool).
+    /// </summary>
     private SqliteConnection Open()
     {
         var connection = new SqliteConnection(_openConnectionString);
         try
         {
             connection.Open();
-            using var pragma = connection.CreateCommand();
-            pragma.CommandText = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"PRAGMA busy_timeout = {_busyTimeoutMs}; PRAGMA synchronous = {_synchronous};");
-            pragma.ExecuteNonQuery();
+            var handle = connection.Handle!;
+            if (!ConfiguredConnections.TryGetValue(handle, out var applied) || !string.Equals(applied, _connectionPragmas, StringComparison.Ordinal))
+            {
+                using var pragma = connection.CreateCommand();
+                pragma.CommandText = _connectionPragmas;
+                pragma.ExecuteNonQuery();
+                ConfiguredConnections.AddOrUpdate(handle, _connectionPragmas);
+            }
+
             return connection;
         }
         catch
@@ -228,8 +252,13 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         _migrated = true;
     }
 
-    /// <summary>Runs <paramref name="body"/> in a <c>BEGIN IMMEDIATE</c> transaction, committing when it returns.</summary>
-    private async Task<T> WriteAsync<T>(string operation, Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken)
+    /// <summary>
+    /// Runs <paramref name="body"/> in a <c>BEGIN IMMEDIATE</c> transaction, committing when it returns. A constraint
+    /// violation becomes the exception <paramref name="conflict"/> makes of it, or an <see cref="InvalidStateException"/>
+    /// naming the operation when it makes none.
+    /// </summary>
+    private async Task<T> WriteAsync<T>(
+        string operation, Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken, Func<SqliteException, Exception?>? conflict = null)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
@@ -251,6 +280,11 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
                 }
                 catch (SqliteException e) when (e.SqliteErrorCode == SqliteConstraint)
                 {
+                    if (conflict?.Invoke(e) is { } refused)
+                    {
+                        throw refused;
+                    }
+
                     _logger.ConstraintViolation(e, operation);
                     throw new InvalidStateException($"{operation} was refused because it conflicts with data already stored: {e.Message}", e);
                 }
@@ -262,8 +296,12 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         }
     }
 
-    /// <summary>Runs <paramref name="body"/> in a read transaction, so it sees one consistent snapshot.</summary>
-    private async Task<T> ReadAsync<T>(Func<SqliteConnection, SqliteTransaction, T> body, CancellationToken cancellationToken, bool migrate = true)
+    /// <summary>
+    /// Runs <paramref name="body"/> in a read transaction, so all its statements see one consistent snapshot. A body
+    /// of one statement passes <paramref name="snapshot"/> false: it runs without a transaction (SQLite reads a single
+    /// statement from one snapshot anyway) and saves the <c>BEGIN</c> and <c>COMMIT</c>.
+    /// </summary>
+    private async Task<T> ReadAsync<T>(Func<SqliteConnection, SqliteTransaction?, T> body, CancellationToken cancellationToken, bool migrate = true, bool snapshot = true)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (migrate)
@@ -274,6 +312,11 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
         return await RetryBusyAsync("read", () =>
         {
             using var connection = Open();
+            if (!snapshot)
+            {
+                return body(connection, null);
+            }
+
             using var transaction = connection.BeginTransaction(deferred: true);
             var result = body(connection, transaction);
             transaction.Commit();

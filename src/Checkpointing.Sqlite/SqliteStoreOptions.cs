@@ -43,7 +43,11 @@ public sealed class SqliteStoreOptions
     /// <value>Default: 10. Must be between 0 and 1000.</value>
     public int MaxBusyRetries { get; set; } = 10;
 
-    /// <summary>Builds the connection string the store uses: foreign keys on and the file's folder resolved to a full path.</summary>
+    /// <summary>
+    /// Builds the connection string the store uses: the file's folder resolved to a full path, and no <c>Foreign Keys</c>
+    /// keyword (Microsoft.Data.Sqlite would run its pragma on every open; the store switches foreign keys on itself,
+    /// once per physical connection).
+    /// </summary>
     /// <returns>The connection string.</returns>
     /// <exception cref="InvalidOperationException">The options are not valid; the message lists every problem.</exception>
     internal string BuildConnectionString()
@@ -58,7 +62,7 @@ public sealed class SqliteStoreOptions
             ? new SqliteConnectionStringBuilder(ConnectionString)
             : new SqliteConnectionStringBuilder { DataSource = DataSource, Mode = SqliteOpenMode.ReadWriteCreate };
         builder.DataSource = Path.GetFullPath(builder.DataSource);
-        builder.ForeignKeys = true;
+        builder.ForeignKeys = null;
         builder.DefaultTimeout = Math.Max(1, (int)Math.Ceiling(BusyTimeout.TotalSeconds));
         return builder.ToString();
     }

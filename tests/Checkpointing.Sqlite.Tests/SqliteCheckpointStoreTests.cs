@@ -317,6 +317,34 @@ public sealed class SqliteCheckpointStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task A_commit_reusing_an_artifact_id_of_another_checkpoint_is_refused_and_writes_nothing()
+    {
+        using var store = _database.Open();
+        var run = NewRun();
+        await store.CreateRunAsync(run, Ct);
+        await store.SaveUnitAsync(run.Id, "exec-1", new CompletedUnit(1, new NewArtifact(Guid.NewGuid(), "beat", "beat_1", ArtifactContent.FromJson(Json("{}")), ArtifactMetadata.Empty, 1), 0.5m), null, Ct);
+        var first = await store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct);
+        var taken = (await store.GetArtifactsAsync(first.Id, Ct))[0].Id;
+        var fresh = new NewArtifact(Guid.NewGuid(), "note", "note", ArtifactContent.FromJson(Json("""{"v":3}""")), ArtifactMetadata.Empty);
+        var input = NewCheckpoint(run.Id) with
+        {
+            Artifacts = [fresh, new NewArtifact(taken, "spec", "spec", ArtifactContent.FromJson(Json("""{"v":2}""")), ArtifactMetadata.Empty)],
+            RunCostDelta = 4m,
+            ExecutionKey = "exec-1",
+        };
+
+        var e = await Assert.ThrowsAsync<InvalidStateException>(() => store.CommitCheckpointAsync(input, Ct));
+
+        Assert.Equal($"Checkpoint '{input.Id}' or one of its artifacts already exists.", e.Message);
+        Assert.Null(await store.GetCheckpointAsync(input.Id, Ct));
+        Assert.Empty(await store.GetArtifactHistoryAsync(fresh.Id, Ct));
+        Assert.Single(await store.GetArtifactHistoryAsync(taken, Ct));
+        Assert.Equal(0.5m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
+        Assert.Single(await store.GetUnitsAsync(run.Id, "exec-1", Ct));
+        Assert.Equal(2, (await store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct)).Version);
+    }
+
+    [Fact]
     public async Task Other_driver_errors_become_CheckpointingException_with_the_driver_error_inside()
     {
         using var store = _database.Open();

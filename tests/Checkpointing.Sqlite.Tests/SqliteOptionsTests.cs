@@ -29,7 +29,7 @@ public sealed class SqliteOptionsTests : IDisposable
     {
         using var store = _database.Open(o => o.Synchronous = synchronous);
 
-        Assert.Equal(level, store.ReadSynchronousLevel());
+        Assert.Equal(level, store.ReadPragma("synchronous"));
     }
 
     [Fact]

@@ -366,7 +366,8 @@ public sealed record NewCheckpoint
     }
 
     /// <summary>The error every store throws when the checkpoint or one of its artifact ids exists already.</summary>
-    public InvalidStateException AlreadyExists() => new($"Checkpoint '{Id}' or one of its artifacts already exists.");
+    /// <param name="cause">The database error that detected it, if any.</param>
+    public InvalidStateException AlreadyExists(Exception? cause = null) => new($"Checkpoint '{Id}' or one of its artifacts already exists.", cause);
 
     /// <summary>The checkpoint as saved: pending, at <paramref name="version"/>, revision 0.</summary>
     /// <param name="version">The version the store allocated (one more than the highest for the run, branch and phase).</param>
