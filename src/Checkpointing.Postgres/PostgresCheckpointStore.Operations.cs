@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Npgsql;
 
 namespace Checkpointing.Postgres;
@@ -20,6 +21,18 @@ public sealed partial class PostgresCheckpointStore
 
     private const string VersionColumns =
         "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason";
+
+    // What a commit inserts, column for column with the lists above (a version row also takes blob_hash, last): the
+    // checkpoint from the commit's parameters at the version the statement allocates (v), every artifact and its first
+    // version from one element of the unnested arrays (a). Change these together with the column lists.
+    private const string NewCheckpointValues =
+        "@id, @run, @branch, @phase, v.version, @parent::uuid, @status, NULL, @created, @output, @cost, @by::text, @description::text, @consumed";
+
+    private const string NewArtifactValues =
+        "a.id, @id, a.type, a.key, 1, a.content, a.metadata, a.unit_index, @created, @by::text, NULL";
+
+    private const string FirstVersionValues =
+        "a.id, 1, NULL::integer, a.content, a.metadata, @created, @by::text, NULL::text, a.blob_hash";
 
     /// <inheritdoc />
     public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
@@ -171,76 +184,134 @@ public sealed partial class PostgresCheckpointStore
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// One batch, one round trip, one implicit transaction. The first statement locks the run's row (<c>FOR UPDATE</c>)
+    /// and reads its token and whether the branch exists; the second, whose snapshot is taken once that lock is held,
+    /// writes everything (the checkpoint with its version, every artifact and its first version from arrays, the run's
+    /// cost, the journal's removal) only while the token is the writer's and the branch exists, so concurrent commits on
+    /// one branch get distinct versions and a refused commit writes nothing. Which condition failed is read from the first
+    /// statement's row. An existing checkpoint or artifact id, or two artifacts with one type and key, fail on the tables'
+    /// constraints and roll the whole batch back. When the connection was lost while an attempt ran, the next attempt
+    /// first looks for the checkpoint that attempt may have committed and returns it instead of committing it twice.
+    /// </remarks>
     public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
-        return InTransactionAsync("CommitCheckpoint", async db =>
+        var artifacts = checkpoint.Artifacts;
+        var ids = new Guid[artifacts.Count];
+        var types = new string[artifacts.Count];
+        var keys = new string[artifacts.Count];
+        var contents = new string[artifacts.Count];
+        var metadata = new string[artifacts.Count];
+        var units = new int?[artifacts.Count];
+        var blobs = new string?[artifacts.Count];
+        for (var i = 0; i < artifacts.Count; i++)
         {
-            await LockRunAsync(db, checkpoint.RunId, checkpoint.FencingToken).ConfigureAwait(false);
-            if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;",
-                ("run", checkpoint.RunId), ("name", checkpoint.Branch)).ConfigureAwait(false) is null)
+            var a = artifacts[i];
+            (ids[i], types[i], keys[i], units[i], blobs[i]) = (a.Id, a.Type, a.Key, a.UnitIndex, a.Content.Blob?.Hash);
+            contents[i] = JsonSerializer.Serialize(a.Content, JsonOptions);
+            metadata[i] = JsonSerializer.Serialize(a.Metadata, JsonOptions);
+        }
+
+        return InOneBatchAsync("CommitCheckpoint", async (db, outcomeUnknown) =>
+        {
+            if (outcomeUnknown && await FindCheckpointAsync(db, checkpoint.Id, forUpdate: false).ConfigureAwait(false) is { } committed
+                && committed.RunId == checkpoint.RunId && committed.Branch == checkpoint.Branch && committed.Phase == checkpoint.Phase)
             {
-                throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
+                return committed; // the attempt whose connection was lost had committed it
             }
 
-            // Allocated under the run's row lock, so concurrent commits on one branch and phase never share a version
-            // (and the unique constraint on (run, branch, phase, version) would turn a slip into a conflict, not a duplicate).
-            var version = 1 + ToInt(await ScalarAsync(db,
-                $"SELECT COALESCE(MAX(version), 0) FROM {_s}.checkpoints WHERE run_id = @run AND branch = @branch AND phase = @phase;",
-                ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase)).ConfigureAwait(false));
-            var saved = new Checkpoint(
-                checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase, version, checkpoint.ParentId,
-                CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
-                checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
-
-            // An existing id, two artifacts with one type and key, or a reused artifact id fail on the table's
-            // constraints (23505) and are mapped to InvalidStateException; the transaction leaves nothing behind.
-            await ExecuteAsync(db, $"""
-                INSERT INTO {_s}.checkpoints ({CheckpointColumns})
-                VALUES (@id, @run, @branch, @phase, @version, @parent, @status, NULL, @created, @output, @cost, @by, @description, @consumed);
-                """,
-                ("id", saved.Id), ("run", saved.RunId), ("branch", saved.Branch), ("phase", saved.Phase), ("version", saved.Version),
-                ("parent", saved.ParentId), ("status", saved.Status), ("created", saved.CreatedAt), ("output", ToJsonb(saved.Output)),
-                ("cost", saved.Cost), ("by", saved.CreatedBy), ("description", saved.EditDescription), ("consumed", ToJsonb(saved.Consumed))).ConfigureAwait(false);
-
-            if (checkpoint.Artifacts.Count > 0)
+            var batch = new NpgsqlBatch(db.Connection);
+            await using (batch.ConfigureAwait(false))
             {
-                var batch = new NpgsqlBatch(db.Connection, db.Transaction);
-                await using (batch.ConfigureAwait(false))
-                {
-                    foreach (var a in checkpoint.Artifacts)
-                    {
-                        var content = ToJsonb(a.Content);
-                        var metadata = ToJsonb(a.Metadata);
-                        var artifact = new NpgsqlBatchCommand($"""
-                            INSERT INTO {_s}.artifacts ({ArtifactColumns})
-                            VALUES (@id, @checkpoint, @type, @key, 1, @content, @metadata, @unit, @at, @by, NULL);
-                            """);
-                        foreach (var (name, value) in new (string, object?)[]
-                        {
-                            ("id", a.Id), ("checkpoint", saved.Id), ("type", a.Type), ("key", a.Key), ("content", content),
-                            ("metadata", metadata), ("unit", a.UnitIndex), ("at", checkpoint.CreatedAt), ("by", checkpoint.CreatedBy),
-                        })
-                        {
-                            artifact.Parameters.Add(Parameter(name, value));
-                        }
+                batch.BatchCommands.Add(BatchCommand($"""
+                    SELECT r.lease_token, r.lease_owner, EXISTS (SELECT 1 FROM {_s}.branches b WHERE b.run_id = r.id AND b.name = @branch)
+                    FROM {_s}.runs r WHERE r.id = @run
+                    FOR UPDATE OF r;
+                    """, ("run", checkpoint.RunId), ("branch", checkpoint.Branch)));
+                batch.BatchCommands.Add(BatchCommand($"""
+                    WITH fence AS (
+                        SELECT 1 FROM {_s}.runs
+                        WHERE id = @run AND (@token::bigint IS NULL OR lease_token = @token::bigint)
+                          AND EXISTS (SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @branch)
+                    ),
+                    saved AS (
+                        INSERT INTO {_s}.checkpoints ({CheckpointColumns})
+                        SELECT {NewCheckpointValues}
+                        FROM fence, (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM {_s}.checkpoints
+                                     WHERE run_id = @run AND branch = @branch AND phase = @phase) v
+                        RETURNING version
+                    ),
+                    incoming AS (
+                        SELECT * FROM unnest(@ids::uuid[], @types::text[], @keys::text[], @contents::jsonb[], @metadata::jsonb[], @units::integer[], @blobs::text[])
+                            AS a (id, type, key, content, metadata, unit_index, blob_hash)
+                    ),
+                    inserted AS (
+                        INSERT INTO {_s}.artifacts ({ArtifactColumns})
+                        SELECT {NewArtifactValues} FROM incoming a WHERE EXISTS (SELECT 1 FROM saved)
+                        RETURNING id
+                    ),
+                    first_versions AS (
+                        INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
+                        SELECT {FirstVersionValues} FROM inserted JOIN incoming a ON a.id = inserted.id
+                    ),
+                    run_cost AS (
+                        UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND @delta <> 0 AND EXISTS (SELECT 1 FROM saved)
+                    ),
+                    cleared_units AS (
+                        DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution::text AND EXISTS (SELECT 1 FROM saved)
+                    ),
+                    cleared_jobs AS (
+                        DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution::text AND EXISTS (SELECT 1 FROM saved)
+                    )
+                    SELECT version FROM saved;
+                    """,
+                    ("id", checkpoint.Id), ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase),
+                    ("parent", checkpoint.ParentId), ("status", CheckpointStatus.Pending), ("created", checkpoint.CreatedAt),
+                    ("output", ToJsonb(checkpoint.Output)), ("cost", checkpoint.Cost), ("by", checkpoint.CreatedBy),
+                    ("description", checkpoint.EditDescription), ("consumed", ToJsonb(checkpoint.Consumed)), ("token", checkpoint.FencingToken),
+                    ("ids", ids), ("types", types), ("keys", keys), ("contents", new JsonbArray(contents)), ("metadata", new JsonbArray(metadata)),
+                    ("units", units), ("blobs", blobs), ("delta", checkpoint.RunCostDelta), ("execution", checkpoint.ExecutionKey)));
 
-                        batch.BatchCommands.Add(artifact);
-                        batch.BatchCommands.Add(VersionCommand(
-                            new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null), content, metadata));
+                (long Token, string? Owner, bool HasBranch)? run = null;
+                int? version = null;
+                var reader = await batch.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+                    {
+                        run = (reader.GetInt64(0), NullableString(reader, 1), reader.GetBoolean(2));
                     }
 
-                    await batch.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
+                    await reader.NextResultAsync(db.Token).ConfigureAwait(false);
+                    if (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+                    {
+                        version = reader.GetInt32(0);
+                    }
                 }
-            }
 
-            await AddRunCostAsync(db, checkpoint.RunId, checkpoint.RunCostDelta).ConfigureAwait(false);
-            if (checkpoint.ExecutionKey is not null)
-            {
-                await ClearJournalAsync(db, checkpoint.RunId, checkpoint.ExecutionKey).ConfigureAwait(false);
-            }
+                // The same checks, in the same order, as the in-memory store: nothing was written unless all pass.
+                if (run is not { } found)
+                {
+                    throw new RunNotFoundException(checkpoint.RunId);
+                }
 
-            return saved;
+                if (checkpoint.FencingToken is { } token && token != found.Token)
+                {
+                    throw new LeaseLostException(checkpoint.RunId, token, found.Token, found.Owner);
+                }
+
+                if (!found.HasBranch)
+                {
+                    throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
+                }
+
+                return new Checkpoint(
+                    checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase,
+                    version ?? throw new InvalidOperationException($"CommitCheckpoint of '{checkpoint.Id}' passed every check but saved no row."),
+                    checkpoint.ParentId, CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
+                    checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+            }
         }, cancellationToken);
     }
 

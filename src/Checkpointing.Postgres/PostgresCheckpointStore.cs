@@ -264,6 +264,36 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     }
 
     /// <summary>
+    /// Runs one <see cref="NpgsqlBatch"/> outside an explicit transaction: PostgreSQL runs the statements of a batch as one
+    /// implicit transaction that its final message commits, so the call is atomic (all or nothing) and costs one round
+    /// trip. Retried on transient errors like every call.
+    /// </summary>
+    /// <remarks>
+    /// The commit is part of the batch, so a connection lost while the batch ran leaves unknown whether it was saved. The
+    /// next attempt is then told (the body's second argument is true) and must recognise a write the lost attempt made
+    /// before it writes again. A server error is never ambiguous: the implicit transaction was rolled back.
+    /// </remarks>
+    private async Task<T> InOneBatchAsync<T>(string operation, Func<Db, bool, Task<T>> body, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+        var outcomeUnknown = false;
+        return await RetryAsync(operation, async ct =>
+        {
+            await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
+            try
+            {
+                return await body(new Db(connection, null, ct), outcomeUnknown).ConfigureAwait(false);
+            }
+            catch (NpgsqlException e) when (e is not PostgresException && PostgresExceptionTransformer.IsTransient(e))
+            {
+                outcomeUnknown = true;
+                throw;
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
     /// Commits a call's transaction. A connection lost during the commit is not retried: the server may have committed
     /// before the connection dropped, so running the call again could apply it twice.
     /// </summary>
@@ -331,10 +361,22 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     private static NpgsqlCommand Command(Db db, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
         Command(db.Connection, db.Transaction, sql, parameters);
 
+    private static NpgsqlBatchCommand BatchCommand(string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(Parameter(name, value));
+        }
+
+        return command;
+    }
+
     private static NpgsqlParameter Parameter(string name, object? value) => value switch
     {
         null => new NpgsqlParameter(name, DBNull.Value),
         Jsonb j => new NpgsqlParameter(name, NpgsqlDbType.Jsonb) { Value = (object?)j.Text ?? DBNull.Value },
+        JsonbArray a => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = a.Texts },
         DateTimeOffset t => new NpgsqlParameter(name, NpgsqlDbType.TimestampTz) { Value = t.ToUniversalTime() },
         Enum e => new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = e.ToString() },
         _ => new NpgsqlParameter(name, value),
@@ -409,4 +451,8 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     /// <summary>A JSON text sent as a <c>jsonb</c> parameter.</summary>
     /// <param name="Text">The JSON, or null for SQL NULL.</param>
     private sealed record Jsonb(string? Text);
+
+    /// <summary>JSON texts sent as a <c>jsonb[]</c> parameter.</summary>
+    /// <param name="Texts">The JSON values, one per element.</param>
+    private sealed record JsonbArray(string[] Texts);
 }
