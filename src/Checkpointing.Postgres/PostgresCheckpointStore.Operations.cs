@@ -22,9 +22,10 @@ public sealed partial class PostgresCheckpointStore
     private const string VersionColumns =
         "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason";
 
-    // What a commit inserts, column for column with the lists above (a version row also takes blob_hash, last): the
-    // checkpoint from the commit's parameters at the version the statement allocates (v), every artifact and its first
-    // version from one element of the unnested arrays (a). Change these together with the column lists.
+    // The values of the rows the store inserts, column for column with the lists above (a version row also takes
+    // blob_hash, last); change them together with the lists. A commit's checkpoint comes from its parameters at the
+    // version the statement allocates (v), every artifact and its first version from one element of the unnested
+    // arrays (a); an edit's version row from the parameters of VersionParameters.
     private const string NewCheckpointValues =
         "@id, @run, @branch, @phase, v.version, @parent::uuid, @status, NULL, @created, @output, @cost, @by::text, @description::text, @consumed";
 
@@ -33,6 +34,9 @@ public sealed partial class PostgresCheckpointStore
 
     private const string FirstVersionValues =
         "a.id, 1, NULL::integer, a.content, a.metadata, @created, @by::text, NULL::text, a.blob_hash";
+
+    private const string VersionValues =
+        "@id, @version, @parent::integer, @content, @metadata, @at, @by::text, @reason::text, @blob::text";
 
     /// <inheritdoc />
     public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
@@ -183,6 +187,76 @@ public sealed partial class PostgresCheckpointStore
         return run;
     }
 
+    /// <summary>
+    /// The first statement of a fenced batch: locks the run's row until the batch's implicit transaction ends (a claim
+    /// waits for it) and reads the run's token and owner, and whether <paramref name="branch"/> exists. The statements
+    /// after it take their snapshots under the lock and repeat the fence as their condition, so they write only when
+    /// <see cref="CheckFence"/> then passes.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="branch">A branch of the run to look for, or null.</param>
+    private NpgsqlBatchCommand LockRunCommand(Guid runId, string? branch = null) => branch is null
+        ? BatchCommand($"SELECT lease_token, lease_owner, true FROM {_s}.runs WHERE id = @run FOR UPDATE;", ("run", runId))
+        : BatchCommand($"""
+            SELECT r.lease_token, r.lease_owner, EXISTS (SELECT 1 FROM {_s}.branches b WHERE b.run_id = r.id AND b.name = @branch)
+            FROM {_s}.runs r WHERE r.id = @run
+            FOR UPDATE OF r;
+            """, ("run", runId), ("branch", branch));
+
+    /// <summary>
+    /// Runs a batch that starts with <see cref="LockRunCommand"/> and reads every result: the run as locked (null when it
+    /// does not exist) and the first column of the second statement's first row, if any.
+    /// </summary>
+    private static async Task<(LockedRun? Run, int? Value)> ExecuteFencedAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    {
+        LockedRun? run = null;
+        int? value = null;
+        var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                run = new LockedRun(reader.GetInt64(0), NullableString(reader, 1), reader.GetBoolean(2));
+            }
+
+            if (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                value = reader.GetInt32(0);
+            }
+
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+            {
+                // Every statement's result is read, so an error of a later one is thrown here.
+            }
+        }
+
+        return (run, value);
+    }
+
+    /// <summary>
+    /// The fence of a batch, decided on the run as <see cref="LockRunCommand"/> read it: <see cref="RunNotFoundException"/>
+    /// when it does not exist, <see cref="LeaseLostException"/> when the writer's token is not the run's (as
+    /// <see cref="RunLease.CheckFence"/> decides).
+    /// </summary>
+    private static void CheckFence(Guid runId, long? fencingToken, [System.Diagnostics.CodeAnalysis.NotNull] LockedRun? run)
+    {
+        if (run is not { } locked)
+        {
+            throw new RunNotFoundException(runId);
+        }
+
+        if (fencingToken is { } token && token != locked.Token)
+        {
+            throw new LeaseLostException(runId, token, locked.Token, locked.Owner);
+        }
+    }
+
+    /// <summary>A run's row as a fenced batch locked it.</summary>
+    /// <param name="Token">The run's fencing token.</param>
+    /// <param name="Owner">The lease owner, or null.</param>
+    /// <param name="BranchExists">Whether the branch asked for exists (true when none was asked for).</param>
+    private readonly record struct LockedRun(long Token, string? Owner, bool BranchExists);
+
     /// <inheritdoc />
     /// <remarks>
     /// One batch, one round trip, one implicit transaction. The first statement locks the run's row (<c>FOR UPDATE</c>)
@@ -224,11 +298,7 @@ public sealed partial class PostgresCheckpointStore
             var batch = new NpgsqlBatch(db.Connection);
             await using (batch.ConfigureAwait(false))
             {
-                batch.BatchCommands.Add(BatchCommand($"""
-                    SELECT r.lease_token, r.lease_owner, EXISTS (SELECT 1 FROM {_s}.branches b WHERE b.run_id = r.id AND b.name = @branch)
-                    FROM {_s}.runs r WHERE r.id = @run
-                    FOR UPDATE OF r;
-                    """, ("run", checkpoint.RunId), ("branch", checkpoint.Branch)));
+                batch.BatchCommands.Add(LockRunCommand(checkpoint.RunId, checkpoint.Branch));
                 batch.BatchCommands.Add(BatchCommand($"""
                     WITH fence AS (
                         SELECT 1 FROM {_s}.runs
@@ -273,35 +343,11 @@ public sealed partial class PostgresCheckpointStore
                     ("ids", ids), ("types", types), ("keys", keys), ("contents", new JsonbArray(contents)), ("metadata", new JsonbArray(metadata)),
                     ("units", units), ("blobs", blobs), ("delta", checkpoint.RunCostDelta), ("execution", checkpoint.ExecutionKey)));
 
-                (long Token, string? Owner, bool HasBranch)? run = null;
-                int? version = null;
-                var reader = await batch.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
-                await using (reader.ConfigureAwait(false))
-                {
-                    if (await reader.ReadAsync(db.Token).ConfigureAwait(false))
-                    {
-                        run = (reader.GetInt64(0), NullableString(reader, 1), reader.GetBoolean(2));
-                    }
-
-                    await reader.NextResultAsync(db.Token).ConfigureAwait(false);
-                    if (await reader.ReadAsync(db.Token).ConfigureAwait(false))
-                    {
-                        version = reader.GetInt32(0);
-                    }
-                }
+                var (run, version) = await ExecuteFencedAsync(batch, db.Token).ConfigureAwait(false);
 
                 // The same checks, in the same order, as the in-memory store: nothing was written unless all pass.
-                if (run is not { } found)
-                {
-                    throw new RunNotFoundException(checkpoint.RunId);
-                }
-
-                if (checkpoint.FencingToken is { } token && token != found.Token)
-                {
-                    throw new LeaseLostException(checkpoint.RunId, token, found.Token, found.Owner);
-                }
-
-                if (!found.HasBranch)
+                CheckFence(checkpoint.RunId, checkpoint.FencingToken, run);
+                if (!run.Value.BranchExists)
                 {
                     throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
                 }
@@ -366,44 +412,82 @@ public sealed partial class PostgresCheckpointStore
             cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Two statements in one transaction (three round trips with its commit). The first locks the checkpoint's row, which
+    /// every update of its artifacts takes first, and reads the artifact with it; the update is applied to what it read
+    /// (<see cref="ArtifactUpdate.ApplyTo"/>). The second writes the artifact's next version, its history row, the
+    /// checkpoint's cost and output and the run's cost, only while the artifact is still at the version that was read, and
+    /// returns the version it found otherwise. Lock order everywhere: checkpoint, then artifact, then run.
+    /// </remarks>
     public Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
         return InTransactionAsync("UpdateArtifact", async db =>
         {
-            // Lock order everywhere: checkpoint, then artifact, then run.
-            var checkpoint = await FindCheckpointAsync(db, update.CheckpointId, forUpdate: true).ConfigureAwait(false)
-                ?? throw new CheckpointNotFoundException(update.CheckpointId);
-            if (checkpoint.Status == CheckpointStatus.Abandoned)
+            Guid runId;
+            Artifact artifact;
+            await using (var command = Command(db, $"""
+                SELECT a.*, c.run_id, c.status
+                FROM {_s}.checkpoints c
+                LEFT JOIN LATERAL (SELECT {ArtifactColumns} FROM {_s}.artifacts WHERE checkpoint_id = c.id AND type = @type AND key = @key) a ON true
+                WHERE c.id = @checkpoint
+                FOR UPDATE OF c;
+                """, ("checkpoint", update.CheckpointId), ("type", update.Type), ("key", update.Key)))
             {
-                throw new CheckpointAbandonedException(checkpoint.Id);
+                await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                if (!await reader.ReadAsync(db.Token).ConfigureAwait(false))
+                {
+                    throw new CheckpointNotFoundException(update.CheckpointId);
+                }
+
+                if (Enum.Parse<CheckpointStatus>(reader.GetString(12)) == CheckpointStatus.Abandoned)
+                {
+                    throw new CheckpointAbandonedException(update.CheckpointId);
+                }
+
+                if (reader.IsDBNull(0))
+                {
+                    throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
+                }
+
+                artifact = MapArtifact(reader);
+                runId = reader.GetGuid(11);
             }
 
-            var artifact = await FindArtifactAsync(db, update.CheckpointId, update.Type, update.Key, forUpdate: true).ConfigureAwait(false)
-                ?? throw new ArtifactNotFoundException(update.CheckpointId, update.Type, update.Key);
             var (updated, history) = update.ApplyTo(artifact);
-            var content = ToJsonb(update.Content);
-            var metadata = ToJsonb(update.Metadata);
-            var changed = await ExecuteAsync(db, $"""
-                UPDATE {_s}.artifacts SET version = @version, content = @content, metadata = @metadata,
-                    updated_at = @at, updated_by = @by, reason = @reason
-                WHERE id = @id AND version = @expected;
+            await using (var command = Command(db, $"""
+                WITH updated AS (
+                    UPDATE {_s}.artifacts SET version = @version, content = @content, metadata = @metadata,
+                        updated_at = @at, updated_by = @by, reason = @reason
+                    WHERE id = @id AND version = @parent
+                    RETURNING id
+                ),
+                history AS (
+                    INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
+                    SELECT {VersionValues} FROM updated
+                ),
+                checkpoint_cost AS (
+                    UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output)
+                    WHERE id = @checkpoint AND EXISTS (SELECT 1 FROM updated)
+                ),
+                run_cost AS (
+                    UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND @delta <> 0 AND EXISTS (SELECT 1 FROM updated)
+                )
+                SELECT EXISTS (SELECT 1 FROM updated), (SELECT version FROM {_s}.artifacts WHERE id = @id);
                 """,
-                ("id", artifact.Id), ("version", updated.Version), ("expected", artifact.Version), ("content", content),
-                ("metadata", metadata), ("at", update.At), ("by", update.UpdatedBy), ("reason", update.Reason)).ConfigureAwait(false);
-            if (changed != 1)
+                [
+                    .. VersionParameters(history, ToJsonb(update.Content), ToJsonb(update.Metadata)),
+                    ("checkpoint", update.CheckpointId), ("run", runId), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput)),
+                ]))
             {
-                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
+                await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                await reader.ReadAsync(db.Token).ConfigureAwait(false);
+                if (!reader.GetBoolean(0))
+                {
+                    throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, reader.GetInt32(1));
+                }
             }
 
-            await using (var insert = VersionCommandFor(db, history, content, metadata))
-            {
-                await insert.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
-            }
-
-            await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output) WHERE id = @id;",
-                ("id", checkpoint.Id), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput))).ConfigureAwait(false);
-            await AddRunCostAsync(db, checkpoint.RunId, update.CostDelta).ConfigureAwait(false);
             return updated;
         }, cancellationToken);
     }
@@ -517,26 +601,45 @@ public sealed partial class PostgresCheckpointStore
             ("run", runId), ("execution", executionKey), ("slot", slot)).ConfigureAwait(false), cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// One batch, one round trip: the first statement locks the run's row and reads its token, the second (its snapshot
+    /// taken under that lock, so it sees the unit as the last save left it) replaces the unit and adds the cost difference
+    /// to the run only while the token is the writer's. Saving the same unit again adds nothing, so a retry after a lost
+    /// connection is harmless.
+    /// </remarks>
     public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(unit);
-        return InTransactionAsync("SaveUnit", async db =>
+        return InOneBatchAsync("SaveUnit", async (db, _) =>
         {
-            await LockRunAsync(db, runId, fencingToken).ConfigureAwait(false);
-            var previousCost = (decimal?)await ScalarAsync(db,
-                $"SELECT cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND unit_index = @unit;",
-                ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex)).ConfigureAwait(false) ?? 0m;
-            await ExecuteAsync(db, $"""
-                INSERT INTO {_s}.journal_units (run_id, execution_key, unit_index, artifact, blob_hash, cost)
-                VALUES (@run, @execution, @unit, @artifact, @blob, @cost)
-                ON CONFLICT (run_id, execution_key, unit_index) DO UPDATE
-                SET artifact = excluded.artifact, blob_hash = excluded.blob_hash, cost = excluded.cost;
-                """,
-                ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex), ("artifact", ToJsonb(unit.Artifact)),
-                ("blob", unit.Artifact.Content.Blob?.Hash), ("cost", unit.Cost)).ConfigureAwait(false);
-            await AddRunCostAsync(db, runId, unit.Cost - previousCost).ConfigureAwait(false);
-            return true;
+            var batch = new NpgsqlBatch(db.Connection);
+            await using (batch.ConfigureAwait(false))
+            {
+                batch.BatchCommands.Add(LockRunCommand(runId));
+                batch.BatchCommands.Add(BatchCommand($"""
+                    WITH fence AS (
+                        SELECT 1 FROM {_s}.runs WHERE id = @run AND (@token::bigint IS NULL OR lease_token = @token::bigint)
+                    ),
+                    previous AS (
+                        SELECT cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND unit_index = @unit
+                    ),
+                    saved AS (
+                        INSERT INTO {_s}.journal_units (run_id, execution_key, unit_index, artifact, blob_hash, cost)
+                        SELECT @run, @execution, @unit, @artifact, @blob::text, @cost FROM fence
+                        ON CONFLICT (run_id, execution_key, unit_index) DO UPDATE
+                        SET artifact = excluded.artifact, blob_hash = excluded.blob_hash, cost = excluded.cost
+                        RETURNING 1
+                    )
+                    UPDATE {_s}.runs SET cost = cost + @cost - COALESCE((SELECT cost FROM previous), 0)
+                    WHERE id = @run AND EXISTS (SELECT 1 FROM saved) AND @cost <> COALESCE((SELECT cost FROM previous), 0);
+                    """,
+                    ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex), ("artifact", ToJsonb(unit.Artifact)),
+                    ("blob", unit.Artifact.Content.Blob?.Hash), ("cost", unit.Cost), ("token", fencingToken)));
+                var (run, _) = await ExecuteFencedAsync(batch, db.Token).ConfigureAwait(false);
+                CheckFence(runId, fencingToken, run);
+                return true;
+            }
         }, cancellationToken);
     }
 
@@ -577,27 +680,6 @@ public sealed partial class PostgresCheckpointStore
         await ExecuteAsync(db, $"DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
         await ExecuteAsync(db, $"DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
     }
-
-    private Task<int> AddRunCostAsync(Db db, Guid runId, decimal delta) =>
-        delta == 0m
-            ? Task.FromResult(0)
-            : ExecuteAsync(db, $"UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @id;", ("id", runId), ("delta", delta));
-
-    private const string InsertVersionSql = "INSERT INTO {0}.artifact_versions ({1}, blob_hash) VALUES (@id, @version, @parent, @content, @metadata, @at, @by, @reason, @blob);";
-
-    private NpgsqlBatchCommand VersionCommand(ArtifactVersion version, object content, object metadata)
-    {
-        var command = new NpgsqlBatchCommand(string.Format(System.Globalization.CultureInfo.InvariantCulture, InsertVersionSql, _s, VersionColumns));
-        foreach (var (name, value) in VersionParameters(version, content, metadata))
-        {
-            command.Parameters.Add(Parameter(name, value));
-        }
-
-        return command;
-    }
-
-    private NpgsqlCommand VersionCommandFor(Db db, ArtifactVersion version, object content, object metadata) =>
-        Command(db, string.Format(System.Globalization.CultureInfo.InvariantCulture, InsertVersionSql, _s, VersionColumns), VersionParameters(version, content, metadata));
 
     private static (string, object?)[] VersionParameters(ArtifactVersion version, object content, object metadata) =>
     [
