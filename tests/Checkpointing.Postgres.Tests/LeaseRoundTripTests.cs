@@ -1,18 +1,23 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Checkpointing.Postgres.Tests;
 
 /// <summary>
-/// Claim, renew and release each cost one round trip to the server, so a lease adds at most three statements to a
-/// phase. Counted with Npgsql's own tracing: one span per command (or batch) sent.
+/// The round trips to the server of the calls an executor makes under its lease: claim, renew and release cost one each,
+/// so a lease adds at most three statements to a phase; a fenced commit and a fenced unit save cost one each, also when
+/// the token is stale and nothing is written. Counted with Npgsql's own tracing (one span per command or batch sent, and
+/// per physical connection opened) and its log (one entry per transaction committed or rolled back, which sends a
+/// statement of its own; a BEGIN travels with the first command).
 /// </summary>
 public sealed class LeaseRoundTripTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2026, 5, 1, 12, 0, 0, TimeSpan.Zero);
     private readonly string _schema = SchemaFixture.NewSchemaName();
+    private readonly RoundTripCounter _trips = new();
     private NpgsqlDataSource? _source;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -20,7 +25,7 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await PostgresServer.RequireAsync();
-        _source = PostgresServer.CreateDataSource("checkpointing-tests-roundtrips");
+        _source = PostgresServer.CreateDataSource("checkpointing-tests-roundtrips", _trips);
     }
 
     public async ValueTask DisposeAsync()
@@ -30,38 +35,163 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
             await SchemaFixture.DropSchemaAsync(_source, _schema);
             await _source.DisposeAsync();
         }
+
+        _trips.Dispose();
     }
 
     [Fact]
     public async Task Claim_renew_and_release_are_one_round_trip_each()
     {
-        var store = new PostgresCheckpointStore(_source!, new PostgresStoreOptions { SchemaName = _schema });
-        using var input = JsonDocument.Parse("{}");
-        var run = new Run(Guid.NewGuid(), "p", "owner", input.RootElement.Clone(), false, RunStatus.Queued, 1, "main", null, null, 0m, null, T0, T0);
-        await store.CreateRunAsync(run, Ct); // migrates the schema first
+        var store = Open();
+        var run = await CreateRunAsync(store);
 
-        using var commands = new CommandCounter();
-        var claimed = await commands.CountAsync(() => store.TryClaimRunAsync(run.Id, "worker-1", T0, T0.AddSeconds(30), Ct));
-        var renewed = await commands.CountAsync(() => store.RenewLeaseAsync(run.Id, 1, T0.AddSeconds(60), Ct));
-        var released = await commands.CountAsync(() => store.ReleaseLeaseAsync(run.Id, 1, T0.AddSeconds(61), Ct));
-        var next = await commands.CountAsync(() => store.ClaimNextRunAsync("worker-2", T0.AddSeconds(62), T0.AddSeconds(92), Ct));
+        var claimed = await _trips.CountAsync(() => store.TryClaimRunAsync(run.Id, "worker-1", T0, T0.AddSeconds(30), Ct));
+        var renewed = await _trips.CountAsync(() => store.RenewLeaseAsync(run.Id, 1, T0.AddSeconds(60), Ct));
+        var released = await _trips.CountAsync(() => store.ReleaseLeaseAsync(run.Id, 1, T0.AddSeconds(61), Ct));
+        var next = await _trips.CountAsync(() => store.ClaimNextRunAsync("worker-2", T0.AddSeconds(62), T0.AddSeconds(92), Ct));
 
         Assert.Equal((1, 1, 1, 1), (claimed, renewed, released, next));
         Assert.Equal("worker-2", (await store.GetRunAsync(run.Id, Ct))!.LeaseOwner);
     }
 
+    [Fact]
+    public async Task A_fenced_commit_of_16_artifacts_is_one_round_trip()
+    {
+        var store = Open();
+        var run = await CreateRunAsync(store);
+        var token = (await store.TryClaimRunAsync(run.Id, "worker-1", T0, T0.AddSeconds(30), Ct))!.LeaseToken;
+        await store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, Artifact(1), 0.5m), token, Ct);
+        await store.SaveJobAsync(run.Id, "exec", "unit-2/0", "job-2", token, Ct);
+        var input = NewCheckpoint(run.Id, artifacts: 16, token);
+
+        Checkpoint? saved = null;
+        var trips = await _trips.CountAsync(async () => saved = await store.CommitCheckpointAsync(input, Ct));
+
+        Assert.Equal(1, trips);
+        Assert.Equal(1, saved!.Version);
+        Assert.Equal(1, (await store.GetCheckpointAsync(input.Id, Ct))!.Version);
+        var artifacts = await store.GetArtifactsAsync(input.Id, Ct);
+        Assert.Equal(input.Artifacts.Select(a => a.Id).Order(), artifacts.Select(a => a.Id).Order());
+        Assert.All(artifacts, a => Assert.Equal(1, a.Version));
+        Assert.Equal(16, await CountAsync("artifact_versions WHERE artifact_id = ANY(@ids) AND version = 1", input));
+        Assert.Equal(0.5m + 1.5m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
+        Assert.Empty(await store.GetUnitsAsync(run.Id, "exec", Ct));
+        Assert.Null(await store.GetJobAsync(run.Id, "exec", "unit-2/0", Ct));
+    }
+
+    [Fact]
+    public async Task A_commit_refused_for_a_stale_fencing_token_is_one_round_trip_and_writes_nothing()
+    {
+        var store = Open();
+        var run = await CreateRunAsync(store);
+        var stale = (await store.TryClaimRunAsync(run.Id, "worker-1", T0, T0.AddSeconds(30), Ct))!.LeaseToken;
+        var current = (await store.TryClaimRunAsync(run.Id, "worker-2", T0.AddSeconds(31), T0.AddSeconds(61), Ct))!.LeaseToken;
+        await store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, Artifact(1), 0.5m), current, Ct);
+        var input = NewCheckpoint(run.Id, artifacts: 16, stale);
+
+        LeaseLostException? refused = null;
+        var trips = await _trips.CountAsync(async () => refused = await Assert.ThrowsAsync<LeaseLostException>(() => store.CommitCheckpointAsync(input, Ct)));
+
+        Assert.Equal(1, trips);
+        Assert.Equal((stale, current), (refused!.Token, refused.CurrentToken));
+        Assert.Contains("owned by 'worker-2'", refused.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await CountAsync("checkpoints WHERE run_id = @run", input));
+        Assert.Equal(0, await CountAsync("artifacts WHERE id = ANY(@ids)", input));
+        Assert.Equal(0, await CountAsync("artifact_versions WHERE artifact_id = ANY(@ids)", input));
+        var after = (await store.GetRunAsync(run.Id, Ct))!;
+        Assert.Equal((0.5m, "worker-2", current), (after.Cost, after.LeaseOwner, after.LeaseToken));
+        Assert.Single(await store.GetUnitsAsync(run.Id, "exec", Ct));
+
+        // The refused commit allocated no version.
+        Assert.Equal(1, (await store.CommitCheckpointAsync(NewCheckpoint(run.Id, artifacts: 1, current), Ct)).Version);
+    }
+
+    [Fact]
+    public async Task A_fenced_unit_save_is_one_round_trip_and_refused_with_a_stale_token_in_one_too()
+    {
+        var store = Open();
+        var run = await CreateRunAsync(store);
+        var stale = (await store.TryClaimRunAsync(run.Id, "worker-1", T0, T0.AddSeconds(30), Ct))!.LeaseToken;
+        var current = (await store.TryClaimRunAsync(run.Id, "worker-2", T0.AddSeconds(31), T0.AddSeconds(61), Ct))!.LeaseToken;
+
+        var saved = await _trips.CountAsync(() => store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, Artifact(1), 0.5m), current, Ct));
+        var refused = await _trips.CountAsync(() => Assert.ThrowsAsync<LeaseLostException>(
+            () => store.SaveUnitAsync(run.Id, "exec", new CompletedUnit(1, Artifact(1), 9m), stale, Ct)));
+
+        Assert.Equal((1, 1), (saved, refused));
+        Assert.Equal(0.5m, Assert.Single(await store.GetUnitsAsync(run.Id, "exec", Ct)).Cost);
+        Assert.Equal(0.5m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
+    }
+
+    [Fact]
+    public async Task An_artifact_edit_is_two_statements_and_a_commit()
+    {
+        var store = Open();
+        var run = await CreateRunAsync(store);
+        var checkpoint = await store.CommitCheckpointAsync(NewCheckpoint(run.Id, artifacts: 1, fencingToken: null), Ct);
+        var update = new ArtifactUpdate(checkpoint.Id, "beat", "beat_1", 1, ArtifactContent.FromJson(Json("""{"v":2}""")), ArtifactMetadata.Empty,
+            "editor", "edit", 0.25m, Json("""{"edited":true}"""), T0.AddMinutes(1));
+
+        Artifact? updated = null;
+        var trips = await _trips.CountAsync(async () => updated = await store.UpdateArtifactAsync(update, Ct));
+
+        Assert.Equal(3, trips);
+        Assert.Equal(2, updated!.Version);
+        Assert.Equal([1, 2], (await store.GetArtifactHistoryAsync(updated.Id, Ct)).Select(v => v.Version));
+        Assert.Equal(1.5m + 0.25m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
+        var edited = (await store.GetCheckpointAsync(checkpoint.Id, Ct))!;
+        Assert.Equal(1.5m + 0.25m, edited.Cost);
+        Assert.True(edited.Output!.Value.GetProperty("edited").GetBoolean());
+    }
+
+    private PostgresCheckpointStore Open() => new(_source!, new PostgresStoreOptions { SchemaName = _schema });
+
+    private static async Task<Run> CreateRunAsync(PostgresCheckpointStore store)
+    {
+        var run = new Run(Guid.NewGuid(), "p", "owner", Json("{}"), false, RunStatus.Queued, 1, "main", null, null, 0m, null, T0, T0);
+        await store.CreateRunAsync(run, Ct); // migrates the schema first
+        return run;
+    }
+
+    private static JsonElement Json(string text)
+    {
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.Clone();
+    }
+
+    private static NewArtifact Artifact(int unit) =>
+        new(Guid.NewGuid(), "beat", $"beat_{unit}", ArtifactContent.FromJson(Json($$"""{"beat":{{unit}}}""")), ArtifactMetadata.Empty, unit);
+
+    private static NewCheckpoint NewCheckpoint(Guid runId, int artifacts, long? fencingToken) =>
+        new(Guid.NewGuid(), runId, "main", 2, null, Json("""{"beats":16}"""), 1.5m, "worker", null, [],
+            Enumerable.Range(1, artifacts).Select(Artifact).ToList(), "exec", 1.5m, T0.AddSeconds(40))
+        {
+            FencingToken = fencingToken,
+        };
+
+    /// <summary>Counts the rows of a table's condition, with <c>@run</c> the checkpoint's run and <c>@ids</c> its artifact ids.</summary>
+    private async Task<long> CountAsync(string tableAndCondition, NewCheckpoint checkpoint)
+    {
+        await using var command = _source!.CreateCommand($"SELECT COUNT(*) FROM \"{_schema}\".{tableAndCondition};");
+        command.Parameters.AddWithValue("run", checkpoint.RunId);
+        command.Parameters.AddWithValue("ids", checkpoint.Artifacts.Select(a => a.Id).ToArray());
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
     /// <summary>
-    /// Counts the commands Npgsql sends for one action: its spans are children of a span the counter starts around the
-    /// action, so commands of other tests running at the same time are not counted.
+    /// Counts the round trips Npgsql makes for one action: its spans (a command, a batch, a physical connection opened)
+    /// and its transaction commits and rollbacks, each the child of a span the counter starts around the action, so the
+    /// round trips of other tests running at the same time are not counted. It is the data source's logger factory.
     /// </summary>
-    private sealed class CommandCounter : IDisposable
+    private sealed class RoundTripCounter : ILoggerFactory
     {
         private const string SourceName = "Checkpointing.Postgres.Tests.RoundTrips";
+        private const int StartingTransaction = 30000; // Npgsql's event: BEGIN is sent with the next command, not on its own
         private static readonly ActivitySource Source = new(SourceName);
         private readonly ActivityListener _listener;
-        private readonly ConcurrentQueue<Activity> _commands = new();
+        private readonly ConcurrentQueue<ActivityTraceId> _trips = new();
 
-        public CommandCounter()
+        public RoundTripCounter()
         {
             _listener = new ActivityListener
             {
@@ -71,7 +201,7 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
                 {
                     if (a.Source.Name == "Npgsql")
                     {
-                        _commands.Enqueue(a);
+                        _trips.Enqueue(a.TraceId);
                     }
                 },
             };
@@ -87,9 +217,30 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
                 await action();
             }
 
-            return _commands.Count(a => a.TraceId == trace);
+            return _trips.Count(t => t == trace);
         }
 
+        public ILogger CreateLogger(string categoryName) =>
+            categoryName == "Npgsql.Transaction" ? new TransactionLogger(this) : Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
+        public void AddProvider(ILoggerProvider provider) => throw new NotSupportedException();
+
         public void Dispose() => _listener.Dispose();
+
+        private sealed class TransactionLogger(RoundTripCounter owner) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state)
+                where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => true;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (eventId.Id != StartingTransaction && Activity.Current is { } current)
+                {
+                    owner._trips.Enqueue(current.TraceId);
+                }
+            }
+        }
     }
 }
