@@ -1,9 +1,14 @@
+using System.Net;
+using System.Net.Sockets;
 using System.Text.Json;
 using Npgsql;
 
 namespace Checkpointing.Postgres.Tests;
 
-/// <summary>The shared retry policy on real server errors: serialization failures and connections the server cut.</summary>
+/// <summary>
+/// The shared retry policy on real server errors (serialization failures, connections the server cut) and on answers
+/// lost on the way back, after the server committed.
+/// </summary>
 public sealed class TransientRetryTests : IAsyncLifetime
 {
     private static readonly DateTimeOffset T0 = new(2026, 5, 1, 12, 0, 0, TimeSpan.Zero);
@@ -147,5 +152,152 @@ public sealed class TransientRetryTests : IAsyncLifetime
         Assert.Equal("22023", Assert.IsType<PostgresException>(e.InnerException).SqlState);
         Assert.DoesNotContain(logs.Entries, x => x.Id.Id == 2005);
         Assert.Equal(0, await CountRunsAsync(run.Id));
+    }
+    [Fact]
+    public async Task A_commit_whose_answer_was_lost_is_found_by_the_retry_and_saved_once()
+    {
+        var logs = new ListLoggerFactory();
+        await using var proxy = new AnswerCuttingProxy(PostgresServer.ConnectionString);
+        await using var source = NpgsqlDataSource.Create(proxy.ConnectionString);
+        await using var store = new PostgresCheckpointStore(source, new PostgresStoreOptions { SchemaName = _schema }, logs);
+        var run = NewRun();
+        await store.CreateRunAsync(run, Ct);
+        using var content = JsonDocument.Parse("""{"v":1}""");
+        var input = new NewCheckpoint(Guid.NewGuid(), run.Id, "main", 1, null, null, 2m, "worker", null, [],
+            [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(content.RootElement.Clone()), ArtifactMetadata.Empty)],
+            null, 2m, T0);
+
+        // The server commits the batch; its answer never reaches the store, which cannot tell whether it was saved.
+        proxy.CutNextAnswer();
+        var saved = await store.CommitCheckpointAsync(input, Ct);
+
+        Assert.Equal(1, proxy.Cuts);
+        Assert.Contains(logs.Entries, x => x.Id.Id == 2005 && x.Message.StartsWith("PostgreSQL CommitCheckpoint: transient error ", StringComparison.Ordinal));
+        Assert.Equal((input.Id, 1, 2m), (saved.Id, saved.Version, saved.Cost));
+        Assert.Equal(input.Id, Assert.Single(await store.ListCheckpointsAsync(run.Id, null, Ct)).Id);
+        Assert.Single(await store.GetArtifactsAsync(input.Id, Ct));
+        Assert.Equal(2m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
+    }
+
+    [Fact]
+    public async Task A_unit_save_whose_answer_was_lost_is_saved_again_without_adding_its_cost_twice()
+    {
+        await using var proxy = new AnswerCuttingProxy(PostgresServer.ConnectionString);
+        await using var source = NpgsqlDataSource.Create(proxy.ConnectionString);
+        await using var store = new PostgresCheckpointStore(source, new PostgresStoreOptions { SchemaName = _schema });
+        var run = NewRun();
+        await store.CreateRunAsync(run, Ct);
+        var token = (await store.TryClaimRunAsync(run.Id, "worker", T0, T0.AddMinutes(1), Ct))!.LeaseToken;
+        using var content = JsonDocument.Parse("""{"v":1}""");
+        var unit = new CompletedUnit(1, new NewArtifact(Guid.NewGuid(), "beat", "beat_1", ArtifactContent.FromJson(content.RootElement.Clone()), ArtifactMetadata.Empty, 1), 0.75m);
+
+        proxy.CutNextAnswer();
+        await store.SaveUnitAsync(run.Id, "exec", unit, token, Ct);
+
+        Assert.Equal(1, proxy.Cuts);
+        Assert.Equal(0.75m, Assert.Single(await store.GetUnitsAsync(run.Id, "exec", Ct)).Cost);
+        Assert.Equal(0.75m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
+    }
+
+    /// <summary>
+    /// A TCP proxy in front of the test server that, when asked, drops the server's next complete answer (the chunk that
+    /// ends with ReadyForQuery, which the server sends once the statements before it are committed) and closes that
+    /// connection, as a network failure right after the commit would.
+    /// </summary>
+    private sealed class AnswerCuttingProxy : IAsyncDisposable
+    {
+        private static readonly byte[] ReadyForQuery = [(byte)'Z', 0, 0, 0, 5];
+        private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly string _host;
+        private readonly int _port;
+        private readonly Task _accepting;
+        private int _armed;
+        private int _cuts;
+
+        public AnswerCuttingProxy(string serverConnectionString)
+        {
+            var server = new NpgsqlConnectionStringBuilder(serverConnectionString);
+            (_host, _port) = (server.Host!, server.Port);
+            _listener.Start();
+            server.Host = "127.0.0.1";
+            server.Port = ((IPEndPoint)_listener.LocalEndpoint).Port;
+            server.ApplicationName = "checkpointing-tests-proxy";
+            server.MaxPoolSize = 5;
+            ConnectionString = server.ConnectionString;
+            _accepting = AcceptAsync();
+        }
+
+        public string ConnectionString { get; }
+
+        public int Cuts => Volatile.Read(ref _cuts);
+
+        public void CutNextAnswer() => Volatile.Write(ref _armed, 1);
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            _listener.Stop();
+            await _accepting;
+            _stop.Dispose();
+        }
+
+        private async Task AcceptAsync()
+        {
+            var connections = new List<Task>();
+            try
+            {
+                while (true)
+                {
+                    connections.Add(ServeAsync(await _listener.AcceptTcpClientAsync(_stop.Token)));
+                }
+            }
+            catch (Exception e) when (e is OperationCanceledException or SocketException or ObjectDisposedException)
+            {
+            }
+
+            await Task.WhenAll(connections);
+        }
+
+        private async Task ServeAsync(TcpClient client)
+        {
+            using (client)
+            using (var server = new TcpClient())
+            {
+                try
+                {
+                    await server.ConnectAsync(_host, _port, _stop.Token);
+                }
+                catch (Exception e) when (e is OperationCanceledException or SocketException)
+                {
+                    return;
+                }
+
+                // Disposing both ends as soon as one direction ends closes the other.
+                await Task.WhenAny(PumpAsync(client.GetStream(), server.GetStream(), cut: false), PumpAsync(server.GetStream(), client.GetStream(), cut: true));
+            }
+        }
+
+        private async Task PumpAsync(NetworkStream from, NetworkStream to, bool cut)
+        {
+            var buffer = new byte[64 * 1024];
+            try
+            {
+                while (await from.ReadAsync(buffer, _stop.Token) is var read and > 0)
+                {
+                    if (cut && read > ReadyForQuery.Length && buffer.AsSpan(read - ReadyForQuery.Length - 1, ReadyForQuery.Length).SequenceEqual(ReadyForQuery)
+                        && Interlocked.CompareExchange(ref _armed, 0, 1) == 1)
+                    {
+                        Interlocked.Increment(ref _cuts);
+                        return;
+                    }
+
+                    await to.WriteAsync(buffer.AsMemory(0, read), _stop.Token);
+                }
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException or ObjectDisposedException)
+            {
+            }
+        }
     }
 }
