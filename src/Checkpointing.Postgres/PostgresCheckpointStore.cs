@@ -19,7 +19,8 @@ namespace Checkpointing.Postgres;
 /// <remarks>
 /// Runs are owned through leases (<see cref="TryClaimRunAsync"/>, <see cref="ClaimNextRunAsync"/>): claims are conditional
 /// updates, the next-work claim takes the oldest claimable run <c>FOR UPDATE SKIP LOCKED</c>, and every fenced write checks
-/// the run's token in its own transaction. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
+/// the run's token in its own transaction. A checkpoint commit and a unit save are one batch each (one round trip): the
+/// run's row is locked and read, then the writes are made only while the token is the writer's. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
 /// waiting workers and event readers in other processes (<see cref="WaitForChangeAsync"/>).
 /// </remarks>
 /// <remarks>
