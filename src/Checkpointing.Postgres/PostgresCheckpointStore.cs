@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Checkpointing.Relational;
@@ -440,8 +439,6 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         using var document = JsonDocument.Parse(text);
         return document.RootElement.Clone();
     }
-
-    private static int ToInt(object? value) => Convert.ToInt32(value, CultureInfo.InvariantCulture);
 
     /// <summary>The connection, transaction and cancellation token of one store call.</summary>
     /// <param name="Connection">The open connection.</param>

@@ -60,7 +60,10 @@ public sealed class TransientRetryTests : IAsyncLifetime
     }
 
     /// <summary>The next <paramref name="failures"/> run inserts fail with SQLSTATE <paramref name="sqlState"/>, raised by the server.</summary>
-    private Task FailRunInsertsAsync(int failures, string sqlState) => ExecuteAsync($"""
+    private Task FailRunInsertsAsync(int failures, string sqlState) => FailInsertsAsync("runs", failures, sqlState);
+
+    /// <summary>The next <paramref name="failures"/> inserts into <paramref name="table"/> fail with SQLSTATE <paramref name="sqlState"/>.</summary>
+    private Task FailInsertsAsync(string table, int failures, string sqlState) => ExecuteAsync($"""
         CREATE SEQUENCE "{_schema}".forced_failures;
         CREATE FUNCTION "{_schema}".force_failure() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
@@ -70,7 +73,7 @@ public sealed class TransientRetryTests : IAsyncLifetime
             END IF;
             RETURN NEW;
         END $$;
-        CREATE TRIGGER force_failure BEFORE INSERT ON "{_schema}".runs FOR EACH ROW EXECUTE FUNCTION "{_schema}".force_failure();
+        CREATE TRIGGER force_failure BEFORE INSERT ON "{_schema}".{table} FOR EACH ROW EXECUTE FUNCTION "{_schema}".force_failure();
         """);
 
     private async Task<long> CountRunsAsync(Guid id)
@@ -96,6 +99,29 @@ public sealed class TransientRetryTests : IAsyncLifetime
         Assert.Equal(
             [$"PostgreSQL CreateRun: transient error {sqlState}, attempt 1", $"PostgreSQL CreateRun: transient error {sqlState}, attempt 2"],
             logs.Entries.Where(e => e.Id.Id == 2005).Select(e => e.Message[..e.Message.IndexOf(" retries", StringComparison.Ordinal)]));
+    }
+
+    [Fact]
+    public async Task A_commit_whose_batch_fails_with_a_serialization_failure_runs_again_and_is_saved_once()
+    {
+        var logs = new ListLoggerFactory();
+        await using var store = Open(logs);
+        var run = NewRun();
+        await store.CreateRunAsync(run, Ct);
+        var token = (await store.TryClaimRunAsync(run.Id, "worker", T0, T0.AddMinutes(1), Ct))!.LeaseToken;
+        await FailInsertsAsync("artifact_versions", 2, "40001"); // the last insert of the batch's writing statement
+        using var content = JsonDocument.Parse("""{"v":1}""");
+        var input = new NewCheckpoint(Guid.NewGuid(), run.Id, "main", 1, null, null, 1m, "worker", null, [],
+            [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(content.RootElement.Clone()), ArtifactMetadata.Empty)],
+            null, 1m, T0) { FencingToken = token };
+
+        var saved = await store.CommitCheckpointAsync(input, Ct);
+
+        Assert.Equal(1, saved.Version);
+        Assert.Equal(2, logs.Entries.Count(e => e.Id.Id == 2005 && e.Message.StartsWith("PostgreSQL CommitCheckpoint: transient error 40001", StringComparison.Ordinal)));
+        Assert.Equal(input.Id, Assert.Single(await store.ListCheckpointsAsync(run.Id, null, Ct)).Id);
+        Assert.Single(await store.GetArtifactHistoryAsync(input.Artifacts[0].Id, Ct));
+        Assert.Equal(1m, (await store.GetRunAsync(run.Id, Ct))!.Cost);
     }
 
     [Fact]
