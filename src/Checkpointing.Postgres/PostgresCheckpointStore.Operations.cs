@@ -324,16 +324,20 @@ public sealed partial class PostgresCheckpointStore
                     first_versions AS (
                         INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
                         SELECT {FirstVersionValues} FROM inserted JOIN incoming a ON a.id = inserted.id
-                    ),
+                    ){(checkpoint.RunCostDelta == 0m ? "" : $"""
+                    ,
                     run_cost AS (
-                        UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND @delta <> 0 AND EXISTS (SELECT 1 FROM saved)
-                    ),
+                        UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND EXISTS (SELECT 1 FROM saved)
+                    )
+                    """)}{(checkpoint.ExecutionKey is null ? "" : $"""
+                    ,
                     cleared_units AS (
-                        DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution::text AND EXISTS (SELECT 1 FROM saved)
+                        DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
                     ),
                     cleared_jobs AS (
-                        DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution::text AND EXISTS (SELECT 1 FROM saved)
+                        DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
                     )
+                    """)}
                     SELECT version FROM saved;
                     """,
                     ("id", checkpoint.Id), ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase),
