@@ -189,53 +189,39 @@ public sealed partial class PostgresCheckpointStore
 
     /// <summary>
     /// The first statement of a fenced batch: locks the run's row until the batch's implicit transaction ends (a claim
-    /// waits for it) and reads the run's token and owner, and whether <paramref name="branch"/> exists. The statements
-    /// after it take their snapshots under the lock and repeat the fence as their condition, so they write only when
-    /// <see cref="CheckFence"/> then passes.
+    /// waits for it) and reads the run's token and owner. The statements after it take their snapshots under the lock
+    /// and repeat the fence as their condition, so they write only when <see cref="CheckFence"/> then passes.
     /// </summary>
     /// <param name="runId">The run.</param>
-    /// <param name="branch">A branch of the run to look for, or null.</param>
-    private NpgsqlBatchCommand LockRunCommand(Guid runId, string? branch = null) => branch is null
-        ? BatchCommand($"SELECT lease_token, lease_owner, true FROM {_s}.runs WHERE id = @run FOR UPDATE;", ("run", runId))
-        : BatchCommand($"""
-            SELECT r.lease_token, r.lease_owner, EXISTS (SELECT 1 FROM {_s}.branches b WHERE b.run_id = r.id AND b.name = @branch)
-            FROM {_s}.runs r WHERE r.id = @run
-            FOR UPDATE OF r;
-            """, ("run", runId), ("branch", branch));
+    private NpgsqlBatchCommand LockRunCommand(Guid runId) =>
+        BatchCommand($"SELECT lease_token, lease_owner FROM {_s}.runs WHERE id = @run FOR UPDATE;", ("run", runId));
 
     /// <summary>
-    /// Runs a batch that starts with <see cref="LockRunCommand"/> and reads every result: the run as locked (null when it
-    /// does not exist) and the first column of the second statement's first row, if any.
+    /// Runs a batch that starts with <see cref="LockRunCommand"/> and reads every result (so that an error of a later
+    /// statement is thrown here): returns the run as locked, or null when it does not exist.
     /// </summary>
-    private static async Task<(LockedRun? Run, int? Value)> ExecuteFencedAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    private static async Task<LockedRun?> ExecuteFencedAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
     {
         LockedRun? run = null;
-        int? value = null;
         var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         await using (reader.ConfigureAwait(false))
         {
             if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                run = new LockedRun(reader.GetInt64(0), NullableString(reader, 1), reader.GetBoolean(2));
-            }
-
-            if (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false) && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                value = reader.GetInt32(0);
+                run = new LockedRun(reader.GetInt64(0), NullableString(reader, 1));
             }
 
             while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
             {
-                // Every statement's result is read, so an error of a later one is thrown here.
             }
         }
 
-        return (run, value);
+        return run;
     }
 
     /// <summary>
-    /// The fence of a batch, decided on the run as <see cref="LockRunCommand"/> read it: <see cref="RunNotFoundException"/>
-    /// when it does not exist, <see cref="LeaseLostException"/> when the writer's token is not the run's (as
+    /// The fence of a write, decided on the run's row as the write locked it: <see cref="RunNotFoundException"/> when
+    /// it does not exist, <see cref="LeaseLostException"/> when the writer's token is not the run's (as
     /// <see cref="RunLease.CheckFence"/> decides).
     /// </summary>
     private static void CheckFence(Guid runId, long? fencingToken, [System.Diagnostics.CodeAnalysis.NotNull] LockedRun? run)
@@ -251,22 +237,23 @@ public sealed partial class PostgresCheckpointStore
         }
     }
 
-    /// <summary>A run's row as a fenced batch locked it.</summary>
+    /// <summary>A run's row as a fenced write locked it.</summary>
     /// <param name="Token">The run's fencing token.</param>
     /// <param name="Owner">The lease owner, or null.</param>
-    /// <param name="BranchExists">Whether the branch asked for exists (true when none was asked for).</param>
-    private readonly record struct LockedRun(long Token, string? Owner, bool BranchExists);
+    private readonly record struct LockedRun(long Token, string? Owner);
 
     /// <inheritdoc />
     /// <remarks>
-    /// One batch, one round trip, one implicit transaction. The first statement locks the run's row (<c>FOR UPDATE</c>)
-    /// and reads its token and whether the branch exists; the second, whose snapshot is taken once that lock is held,
-    /// writes everything (the checkpoint with its version, every artifact and its first version from arrays, the run's
-    /// cost, the journal's removal) only while the token is the writer's and the branch exists, so concurrent commits on
-    /// one branch get distinct versions and a refused commit writes nothing. Which condition failed is read from the first
-    /// statement's row. An existing checkpoint or artifact id, or two artifacts with one type and key, fail on the tables'
-    /// constraints and roll the whole batch back. When the connection was lost while an attempt ran, the next attempt
-    /// first looks for the checkpoint that attempt may have committed and returns it instead of committing it twice.
+    /// One statement, one round trip, no explicit transaction. Its first part locks the run's row (<c>FOR UPDATE</c>, so
+    /// a claim waits for the commit) and reads its token and whether the branch exists; the checkpoint is inserted at the
+    /// next version only while the token is the writer's and the branch exists, and everything else (every artifact and
+    /// its first version from arrays, the run's cost, the journal's removal) only when the checkpoint was, so a refused
+    /// commit writes nothing. Which condition failed is read from the statement's row. An existing checkpoint or artifact
+    /// id, or two artifacts with one type and key, fail on the tables' constraints and roll the statement back. The
+    /// version is read from the statement's snapshot, taken before the lock was granted: when a concurrent commit on the
+    /// branch and phase took that version meanwhile, the unique constraint on versions refuses this one and it runs again
+    /// (the concurrent commit is then visible). When the connection was lost while an attempt ran, the next attempt first
+    /// looks for the checkpoint that attempt may have committed and returns it instead of committing it twice.
     /// </remarks>
     public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
@@ -287,7 +274,7 @@ public sealed partial class PostgresCheckpointStore
             metadata[i] = JsonSerializer.Serialize(a.Metadata, JsonOptions);
         }
 
-        return InOneBatchAsync("CommitCheckpoint", async (db, outcomeUnknown) =>
+        return InOneTripAsync("CommitCheckpoint", async (db, outcomeUnknown) =>
         {
             if (outcomeUnknown && await FindCheckpointAsync(db, checkpoint.Id, forUpdate: false).ConfigureAwait(false) is { } committed
                 && committed.RunId == checkpoint.RunId && committed.Branch == checkpoint.Branch && committed.Phase == checkpoint.Phase)
@@ -295,74 +282,98 @@ public sealed partial class PostgresCheckpointStore
                 return committed; // the attempt whose connection was lost had committed it
             }
 
-            var batch = new NpgsqlBatch(db.Connection);
-            await using (batch.ConfigureAwait(false))
+            while (true)
             {
-                batch.BatchCommands.Add(LockRunCommand(checkpoint.RunId, checkpoint.Branch));
-                batch.BatchCommands.Add(BatchCommand($"""
-                    WITH fence AS (
-                        SELECT 1 FROM {_s}.runs
-                        WHERE id = @run AND (@token::bigint IS NULL OR lease_token = @token::bigint)
-                          AND EXISTS (SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @branch)
-                    ),
-                    saved AS (
-                        INSERT INTO {_s}.checkpoints ({CheckpointColumns})
-                        SELECT {NewCheckpointValues}
-                        FROM fence, (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM {_s}.checkpoints
-                                     WHERE run_id = @run AND branch = @branch AND phase = @phase) v
-                        RETURNING version
-                    ),
-                    incoming AS (
-                        SELECT * FROM unnest(@ids::uuid[], @types::text[], @keys::text[], @contents::jsonb[], @metadata::jsonb[], @units::integer[], @blobs::text[])
-                            AS a (id, type, key, content, metadata, unit_index, blob_hash)
-                    ),
-                    inserted AS (
-                        INSERT INTO {_s}.artifacts ({ArtifactColumns})
-                        SELECT {NewArtifactValues} FROM incoming a WHERE EXISTS (SELECT 1 FROM saved)
-                        RETURNING id
-                    ),
-                    first_versions AS (
-                        INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
-                        SELECT {FirstVersionValues} FROM inserted JOIN incoming a ON a.id = inserted.id
-                    ){(checkpoint.RunCostDelta == 0m ? "" : $"""
-                    ,
-                    run_cost AS (
-                        UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND EXISTS (SELECT 1 FROM saved)
-                    )
-                    """)}{(checkpoint.ExecutionKey is null ? "" : $"""
-                    ,
-                    cleared_units AS (
-                        DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
-                    ),
-                    cleared_jobs AS (
-                        DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
-                    )
-                    """)}
-                    SELECT version FROM saved;
-                    """,
-                    ("id", checkpoint.Id), ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase),
-                    ("parent", checkpoint.ParentId), ("status", CheckpointStatus.Pending), ("created", checkpoint.CreatedAt),
-                    ("output", ToJsonb(checkpoint.Output)), ("cost", checkpoint.Cost), ("by", checkpoint.CreatedBy),
-                    ("description", checkpoint.EditDescription), ("consumed", ToJsonb(checkpoint.Consumed)), ("token", checkpoint.FencingToken),
-                    ("ids", ids), ("types", types), ("keys", keys), ("contents", new JsonbArray(contents)), ("metadata", new JsonbArray(metadata)),
-                    ("units", units), ("blobs", blobs), ("delta", checkpoint.RunCostDelta), ("execution", checkpoint.ExecutionKey)));
-
-                var (run, version) = await ExecuteFencedAsync(batch, db.Token).ConfigureAwait(false);
-
-                // The same checks, in the same order, as the in-memory store: nothing was written unless all pass.
-                CheckFence(checkpoint.RunId, checkpoint.FencingToken, run);
-                if (!run.Value.BranchExists)
+                try
                 {
-                    throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
+                    return await CommitOnceAsync(db, checkpoint, ids, types, keys, contents, metadata, units, blobs).ConfigureAwait(false);
                 }
-
-                return new Checkpoint(
-                    checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase,
-                    version ?? throw new InvalidOperationException($"CommitCheckpoint of '{checkpoint.Id}' passed every check but saved no row."),
-                    checkpoint.ParentId, CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
-                    checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "uq_checkpoints_version")
+                {
+                    // A concurrent commit on the branch and phase took the version while this one waited for the run's
+                    // row: it committed, so the next attempt sees its version and takes the one after.
+                    _logger.CommitVersionTaken(checkpoint.RunId, checkpoint.Branch, checkpoint.Phase);
+                }
             }
         }, cancellationToken);
+    }
+
+    private async Task<Checkpoint> CommitOnceAsync(
+        Db db, NewCheckpoint checkpoint, Guid[] ids, string[] types, string[] keys, string[] contents, string[] metadata, int?[] units, string?[] blobs)
+    {
+        await using var command = Command(db, $"""
+            WITH run AS (
+                SELECT r.lease_token, r.lease_owner, EXISTS (SELECT 1 FROM {_s}.branches b WHERE b.run_id = r.id AND b.name = @branch) AS branch_exists
+                FROM {_s}.runs r WHERE r.id = @run
+                FOR UPDATE OF r
+            ),
+            saved AS (
+                INSERT INTO {_s}.checkpoints ({CheckpointColumns})
+                SELECT {NewCheckpointValues}
+                FROM run, (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM {_s}.checkpoints
+                           WHERE run_id = @run AND branch = @branch AND phase = @phase) v
+                WHERE run.branch_exists AND (@token::bigint IS NULL OR run.lease_token = @token::bigint)
+                RETURNING version
+            ),
+            incoming AS (
+                SELECT * FROM unnest(@ids::uuid[], @types::text[], @keys::text[], @contents::jsonb[], @metadata::jsonb[], @units::integer[], @blobs::text[])
+                    AS a (id, type, key, content, metadata, unit_index, blob_hash)
+            ),
+            inserted AS (
+                INSERT INTO {_s}.artifacts ({ArtifactColumns})
+                SELECT {NewArtifactValues} FROM incoming a WHERE EXISTS (SELECT 1 FROM saved)
+                RETURNING id
+            ),
+            first_versions AS (
+                INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
+                SELECT {FirstVersionValues} FROM inserted JOIN incoming a ON a.id = inserted.id
+            ){(checkpoint.RunCostDelta == 0m ? "" : $"""
+            ,
+            run_cost AS (
+                UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND EXISTS (SELECT 1 FROM saved)
+            )
+            """)}{(checkpoint.ExecutionKey is null ? "" : $"""
+            ,
+            cleared_units AS (
+                DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
+            ),
+            cleared_jobs AS (
+                DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
+            )
+            """)}
+            SELECT run.lease_token, run.lease_owner, run.branch_exists, (SELECT version FROM saved) FROM run;
+            """,
+            ("id", checkpoint.Id), ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase),
+            ("parent", checkpoint.ParentId), ("status", CheckpointStatus.Pending), ("created", checkpoint.CreatedAt),
+            ("output", ToJsonb(checkpoint.Output)), ("cost", checkpoint.Cost), ("by", checkpoint.CreatedBy),
+            ("description", checkpoint.EditDescription), ("consumed", ToJsonb(checkpoint.Consumed)), ("token", checkpoint.FencingToken),
+            ("ids", ids), ("types", types), ("keys", keys), ("contents", new JsonbArray(contents)), ("metadata", new JsonbArray(metadata)),
+            ("units", units), ("blobs", blobs), ("delta", checkpoint.RunCostDelta), ("execution", checkpoint.ExecutionKey));
+        LockedRun? run = null;
+        var branchExists = false;
+        int? version = null;
+        await using (var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+            {
+                run = new LockedRun(reader.GetInt64(0), NullableString(reader, 1));
+                branchExists = reader.GetBoolean(2);
+                version = Nullable<int>(reader, 3);
+            }
+        }
+
+        // The checks of the in-memory store, in its order: nothing was written unless all pass.
+        CheckFence(checkpoint.RunId, checkpoint.FencingToken, run);
+        if (!branchExists)
+        {
+            throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
+        }
+
+        return new Checkpoint(
+            checkpoint.Id, checkpoint.RunId, checkpoint.Branch, checkpoint.Phase,
+            version ?? throw new InvalidOperationException($"CommitCheckpoint of '{checkpoint.Id}' passed every check but saved no row."),
+            checkpoint.ParentId, CheckpointStatus.Pending, null, checkpoint.CreatedAt, checkpoint.Output?.Clone(), checkpoint.Cost,
+            checkpoint.CreatedBy, checkpoint.EditDescription, checkpoint.Consumed.ToList());
     }
 
     /// <inheritdoc />
@@ -615,7 +626,7 @@ public sealed partial class PostgresCheckpointStore
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(unit);
-        return InOneBatchAsync("SaveUnit", async (db, _) =>
+        return InOneTripAsync("SaveUnit", async (db, _) =>
         {
             var batch = new NpgsqlBatch(db.Connection);
             await using (batch.ConfigureAwait(false))
@@ -640,8 +651,7 @@ public sealed partial class PostgresCheckpointStore
                     """,
                     ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex), ("artifact", ToJsonb(unit.Artifact)),
                     ("blob", unit.Artifact.Content.Blob?.Hash), ("cost", unit.Cost), ("token", fencingToken)));
-                var (run, _) = await ExecuteFencedAsync(batch, db.Token).ConfigureAwait(false);
-                CheckFence(runId, fencingToken, run);
+                CheckFence(runId, fencingToken, await ExecuteFencedAsync(batch, db.Token).ConfigureAwait(false));
                 return true;
             }
         }, cancellationToken);

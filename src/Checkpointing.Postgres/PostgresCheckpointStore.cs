@@ -18,8 +18,8 @@ namespace Checkpointing.Postgres;
 /// <remarks>
 /// Runs are owned through leases (<see cref="TryClaimRunAsync"/>, <see cref="ClaimNextRunAsync"/>): claims are conditional
 /// updates, the next-work claim takes the oldest claimable run <c>FOR UPDATE SKIP LOCKED</c>, and every fenced write checks
-/// the run's token in its own transaction. A checkpoint commit and a unit save are one batch each (one round trip): the
-/// run's row is locked and read, then the writes are made only while the token is the writer's. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
+/// the run's token in its own transaction. A checkpoint commit and a unit save cost one round trip each: the run's row is
+/// locked and read, and the writes are made only while the token is the writer's, in the same implicit transaction. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
 /// waiting workers and event readers in other processes (<see cref="WaitForChangeAsync"/>).
 /// </remarks>
 /// <remarks>
@@ -252,28 +252,20 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     /// Runs one statement outside an explicit transaction (it commits by itself): one round trip instead of a statement
     /// and a COMMIT. For calls that are a single statement, which PostgreSQL makes atomic on its own.
     /// </summary>
-    private async Task<T> InOneTripAsync<T>(string operation, Func<Db, Task<T>> body, CancellationToken cancellationToken)
-    {
-        ObjectDisposedException.ThrowIf(_disposed, this);
-        await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
-        return await RetryAsync(operation, async ct =>
-        {
-            await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-            return await body(new Db(connection, null, ct)).ConfigureAwait(false);
-        }, cancellationToken).ConfigureAwait(false);
-    }
+    private Task<T> InOneTripAsync<T>(string operation, Func<Db, Task<T>> body, CancellationToken cancellationToken) =>
+        InOneTripAsync(operation, (db, _) => body(db), cancellationToken);
 
     /// <summary>
-    /// Runs one <see cref="NpgsqlBatch"/> outside an explicit transaction: PostgreSQL runs the statements of a batch as one
-    /// implicit transaction that its final message commits, so the call is atomic (all or nothing) and costs one round
-    /// trip. Retried on transient errors like every call.
+    /// Runs one statement, or one <see cref="NpgsqlBatch"/>, outside an explicit transaction: PostgreSQL runs a statement
+    /// and the statements of a batch as one implicit transaction that their final message commits, so the call is atomic
+    /// (all or nothing) and costs one round trip. Retried on transient errors like every call.
     /// </summary>
     /// <remarks>
-    /// The commit is part of the batch, so a connection lost while the batch ran leaves unknown whether it was saved. The
-    /// next attempt is then told (the body's second argument is true) and must recognise a write the lost attempt made
-    /// before it writes again. A server error is never ambiguous: the implicit transaction was rolled back.
+    /// The commit travels with the statements, so a connection lost while they ran leaves unknown whether they were
+    /// saved. The next attempt is then told (the body's second argument is true) and must recognise a write the lost
+    /// attempt made before it writes again. A server error is never ambiguous: the implicit transaction was rolled back.
     /// </remarks>
-    private async Task<T> InOneBatchAsync<T>(string operation, Func<Db, bool, Task<T>> body, CancellationToken cancellationToken)
+    private async Task<T> InOneTripAsync<T>(string operation, Func<Db, bool, Task<T>> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
