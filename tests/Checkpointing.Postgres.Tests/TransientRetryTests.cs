@@ -102,14 +102,14 @@ public sealed class TransientRetryTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task A_commit_whose_batch_fails_with_a_serialization_failure_runs_again_and_is_saved_once()
+    public async Task A_commit_that_fails_with_a_serialization_failure_runs_again_and_is_saved_once()
     {
         var logs = new ListLoggerFactory();
         await using var store = Open(logs);
         var run = NewRun();
         await store.CreateRunAsync(run, Ct);
         var token = (await store.TryClaimRunAsync(run.Id, "worker", T0, T0.AddMinutes(1), Ct))!.LeaseToken;
-        await FailInsertsAsync("artifact_versions", 2, "40001"); // the last insert of the batch's writing statement
+        await FailInsertsAsync("artifact_versions", 2, "40001"); // the last insert of the commit's statement
         using var content = JsonDocument.Parse("""{"v":1}""");
         var input = new NewCheckpoint(Guid.NewGuid(), run.Id, "main", 1, null, null, 1m, "worker", null, [],
             [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(content.RootElement.Clone()), ArtifactMetadata.Empty)],
@@ -193,7 +193,7 @@ public sealed class TransientRetryTests : IAsyncLifetime
             [new NewArtifact(Guid.NewGuid(), "spec", "spec", ArtifactContent.FromJson(content.RootElement.Clone()), ArtifactMetadata.Empty)],
             null, 2m, T0);
 
-        // The server commits the batch; its answer never reaches the store, which cannot tell whether it was saved.
+        // The server commits the checkpoint; its answer never reaches the store, which cannot tell whether it was saved.
         proxy.CutNextAnswer();
         var saved = await store.CommitCheckpointAsync(input, Ct);
 
