@@ -33,4 +33,7 @@ internal static partial class Log
 
     [LoggerMessage(2010, LogLevel.Warning, "PostgreSQL: the connection listening on channel {Channel} failed; opening it again in {DelayMs} ms (waiters poll until then)")]
     public static partial void ListenerFailed(this ILogger logger, Exception exception, string channel, int delayMs);
+
+    [LoggerMessage(2011, LogLevel.Debug, "PostgreSQL CommitCheckpoint: a concurrent commit on run {RunId} branch {Branch} phase {Phase} took the next version first; committing again")]
+    public static partial void CommitVersionTaken(this ILogger logger, Guid runId, string branch, int phase);
 }

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Npgsql;
 
 namespace Checkpointing.Postgres;
@@ -15,11 +16,30 @@ public sealed partial class PostgresCheckpointStore
     private const string CheckpointColumns =
         "id, run_id, branch, phase, version, parent_id, status, approved_at, created_at, output, cost, created_by, edit_description, parent_revision, revision";
 
+    /// <summary>How many columns <see cref="CheckpointColumns"/> names.</summary>
+    private const int CheckpointColumnCount = 15;
+
     private const string ArtifactColumns =
         "id, checkpoint_id, type, key, version, content, metadata, unit_index, updated_at, updated_by, reason";
 
     private const string VersionColumns =
         "artifact_id, version, parent_version, content, metadata, created_at, created_by, reason, revision";
+
+    // The values of the rows the store inserts, column for column with the lists above (a version row also takes
+    // blob_hash, last); change them together with the lists. A commit's checkpoint comes from its parameters at the
+    // version the statement allocates (v), every artifact and its first version from one element of the unnested
+    // arrays (a); an edit's version row from the parameters of VersionParameters.
+    private const string NewCheckpointValues =
+        "@id, @run, @branch, @phase, v.version, @parent::uuid, @status, NULL, @created, @output, @cost, @by::text, @description::text, @parent_revision::bigint, 0";
+
+    private const string NewArtifactValues =
+        "a.id, @id, a.type, a.key, 1, a.content, a.metadata, a.unit_index, @created, @by::text, NULL";
+
+    private const string FirstVersionValues =
+        "a.id, 1, NULL::integer, a.content, a.metadata, @created, @by::text, NULL::text, 0, a.blob_hash";
+
+    private const string VersionValues =
+        "@id, @version, @parent::integer, @content, @metadata, @at, @by::text, @reason::text, @revision, @blob::text";
 
     /// <inheritdoc />
     public Task CreateRunAsync(Run run, CancellationToken cancellationToken = default)
@@ -169,76 +189,191 @@ public sealed partial class PostgresCheckpointStore
         return run;
     }
 
+    /// <summary>
+    /// The first statement of a fenced batch: locks the run's row until the batch's implicit transaction ends (a claim
+    /// waits for it) and reads the run's token and owner. The statements after it take their snapshots under the lock
+    /// and repeat the fence as their condition, so they write only when <see cref="CheckFence"/> then passes.
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    private NpgsqlBatchCommand LockRunCommand(Guid runId) =>
+        BatchCommand($"SELECT lease_token, lease_owner FROM {_s}.runs WHERE id = @run FOR UPDATE;", ("run", runId));
+
+    /// <summary>
+    /// Runs a batch that starts with <see cref="LockRunCommand"/> and reads every result (so that an error of a later
+    /// statement is thrown here): returns the run as locked, or null when it does not exist.
+    /// </summary>
+    private static async Task<LockedRun?> ExecuteFencedAsync(NpgsqlBatch batch, CancellationToken cancellationToken)
+    {
+        LockedRun? run = null;
+        var reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await using (reader.ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                run = new LockedRun(reader.GetInt64(0), NullableString(reader, 1));
+            }
+
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+            {
+            }
+        }
+
+        return run;
+    }
+
+    /// <summary>
+    /// The fence of a write, decided on the run's row as the write locked it: <see cref="RunNotFoundException"/> when
+    /// it does not exist, <see cref="LeaseLostException"/> when the writer's token is not the run's (as
+    /// <see cref="RunLease.CheckFence"/> decides).
+    /// </summary>
+    private static void CheckFence(Guid runId, long? fencingToken, [System.Diagnostics.CodeAnalysis.NotNull] LockedRun? run)
+    {
+        if (run is not { } locked)
+        {
+            throw new RunNotFoundException(runId);
+        }
+
+        if (fencingToken is { } token && token != locked.Token)
+        {
+            throw new LeaseLostException(runId, token, locked.Token, locked.Owner);
+        }
+    }
+
+    /// <summary>A run's row as a fenced write locked it.</summary>
+    /// <param name="Token">The run's fencing token.</param>
+    /// <param name="Owner">The lease owner, or null.</param>
+    private readonly record struct LockedRun(long Token, string? Owner);
+
     /// <inheritdoc />
+    /// <remarks>
+    /// One statement, one round trip, no explicit transaction. Its first part locks the run's row (<c>FOR UPDATE</c>, so
+    /// a claim waits for the commit) and reads its token and whether the branch exists; the checkpoint is inserted at the
+    /// next version only while the token is the writer's and the branch exists, and everything else (every artifact and
+    /// its first version from arrays, the run's cost, the journal's removal) only when the checkpoint was, so a refused
+    /// commit writes nothing. Which condition failed is read from the statement's row. An existing checkpoint or artifact
+    /// id, or two artifacts with one type and key, fail on the tables' constraints and roll the statement back. The
+    /// version is read from the statement's snapshot, taken before the lock was granted: when a concurrent commit on the
+    /// branch and phase took that version meanwhile, the unique constraint on versions refuses this one and it runs again
+    /// (the concurrent commit is then visible). When the connection was lost while an attempt ran, the next attempt first
+    /// looks for the checkpoint that attempt may have committed and returns it instead of committing it twice.
+    /// </remarks>
     public Task<Checkpoint> CommitCheckpointAsync(NewCheckpoint checkpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(checkpoint);
         checkpoint.CheckArtifacts();
-        return InTransactionAsync("CommitCheckpoint", async db =>
+        var artifacts = checkpoint.Artifacts;
+        var ids = new Guid[artifacts.Count];
+        var types = new string[artifacts.Count];
+        var keys = new string[artifacts.Count];
+        var contents = new string[artifacts.Count];
+        var metadata = new string[artifacts.Count];
+        var units = new int?[artifacts.Count];
+        var blobs = new string?[artifacts.Count];
+        for (var i = 0; i < artifacts.Count; i++)
         {
-            await LockRunAsync(db, checkpoint.RunId, checkpoint.FencingToken).ConfigureAwait(false);
-            if (await ScalarAsync(db, $"SELECT 1 FROM {_s}.branches WHERE run_id = @run AND name = @name;",
-                ("run", checkpoint.RunId), ("name", checkpoint.Branch)).ConfigureAwait(false) is null)
+            var a = artifacts[i];
+            (ids[i], types[i], keys[i], units[i], blobs[i]) = (a.Id, a.Type, a.Key, a.UnitIndex, a.Content.Blob?.Hash);
+            contents[i] = JsonSerializer.Serialize(a.Content, JsonOptions);
+            metadata[i] = JsonSerializer.Serialize(a.Metadata, JsonOptions);
+        }
+
+        return InOneTripAsync("CommitCheckpoint", async (db, outcomeUnknown) =>
+        {
+            if (outcomeUnknown && await FindCheckpointAsync(db, checkpoint.Id, forUpdate: false).ConfigureAwait(false) is { } committed
+                && committed.RunId == checkpoint.RunId && committed.Branch == checkpoint.Branch && committed.Phase == checkpoint.Phase)
             {
-                throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
+                return committed; // the attempt whose connection was lost had committed it
             }
 
-            // Allocated under the run's row lock, so concurrent commits on one branch and phase never share a version
-            // (and the unique constraint on (run, branch, phase, version) would turn a slip into a conflict, not a duplicate).
-            var version = 1 + ToInt(await ScalarAsync(db,
-                $"SELECT COALESCE(MAX(version), 0) FROM {_s}.checkpoints WHERE run_id = @run AND branch = @branch AND phase = @phase;",
-                ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase)).ConfigureAwait(false));
-            var saved = checkpoint.ToCheckpoint(version);
-
-            // An existing id, two artifacts with one type and key, or a reused artifact id fail on the table's
-            // constraints (23505) and are mapped to InvalidStateException; the transaction leaves nothing behind.
-            await ExecuteAsync(db, $"""
-                INSERT INTO {_s}.checkpoints ({CheckpointColumns})
-                VALUES (@id, @run, @branch, @phase, @version, @parent, @status, NULL, @created, @output, @cost, @by, @description, @parent_revision, 0);
-                """,
-                ("id", saved.Id), ("run", saved.RunId), ("branch", saved.Branch), ("phase", saved.Phase), ("version", saved.Version),
-                ("parent", saved.ParentId), ("status", saved.Status), ("created", saved.CreatedAt), ("output", ToJsonb(saved.Output)),
-                ("cost", saved.Cost), ("by", saved.CreatedBy), ("description", saved.EditDescription), ("parent_revision", saved.ParentRevision)).ConfigureAwait(false);
-
-            if (checkpoint.Artifacts.Count > 0)
+            while (true)
             {
-                var batch = new NpgsqlBatch(db.Connection, db.Transaction);
-                await using (batch.ConfigureAwait(false))
+                try
                 {
-                    foreach (var a in checkpoint.Artifacts)
-                    {
-                        var content = ToJsonb(a.Content);
-                        var metadata = ToJsonb(a.Metadata);
-                        var artifact = new NpgsqlBatchCommand($"""
-                            INSERT INTO {_s}.artifacts ({ArtifactColumns})
-                            VALUES (@id, @checkpoint, @type, @key, 1, @content, @metadata, @unit, @at, @by, NULL);
-                            """);
-                        foreach (var (name, value) in new (string, object?)[]
-                        {
-                            ("id", a.Id), ("checkpoint", saved.Id), ("type", a.Type), ("key", a.Key), ("content", content),
-                            ("metadata", metadata), ("unit", a.UnitIndex), ("at", checkpoint.CreatedAt), ("by", checkpoint.CreatedBy),
-                        })
-                        {
-                            artifact.Parameters.Add(Parameter(name, value));
-                        }
-
-                        batch.BatchCommands.Add(artifact);
-                        batch.BatchCommands.Add(VersionCommand(
-                            new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null), content, metadata));
-                    }
-
-                    await batch.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
+                    return await CommitOnceAsync(db, checkpoint, ids, types, keys, contents, metadata, units, blobs).ConfigureAwait(false);
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.UniqueViolation && e.ConstraintName == "uq_checkpoints_version")
+                {
+                    // A concurrent commit on the branch and phase took the version while this one waited for the run's
+                    // row: it committed, so the next attempt sees its version and takes the one after.
+                    _logger.CommitVersionTaken(checkpoint.RunId, checkpoint.Branch, checkpoint.Phase);
                 }
             }
-
-            await AddRunCostAsync(db, checkpoint.RunId, checkpoint.RunCostDelta).ConfigureAwait(false);
-            if (checkpoint.ExecutionKey is not null)
-            {
-                await ClearJournalAsync(db, checkpoint.RunId, checkpoint.ExecutionKey).ConfigureAwait(false);
-            }
-
-            return saved;
         }, cancellationToken);
+    }
+
+    private async Task<Checkpoint> CommitOnceAsync(
+        Db db, NewCheckpoint checkpoint, Guid[] ids, string[] types, string[] keys, string[] contents, string[] metadata, int?[] units, string?[] blobs)
+    {
+        await using var command = Command(db, $"""
+            WITH run AS (
+                SELECT r.lease_token, r.lease_owner, EXISTS (SELECT 1 FROM {_s}.branches b WHERE b.run_id = r.id AND b.name = @branch) AS branch_exists
+                FROM {_s}.runs r WHERE r.id = @run
+                FOR UPDATE OF r
+            ),
+            saved AS (
+                INSERT INTO {_s}.checkpoints ({CheckpointColumns})
+                SELECT {NewCheckpointValues}
+                FROM run, (SELECT COALESCE(MAX(version), 0) + 1 AS version FROM {_s}.checkpoints
+                           WHERE run_id = @run AND branch = @branch AND phase = @phase) v
+                WHERE run.branch_exists AND (@token::bigint IS NULL OR run.lease_token = @token::bigint)
+                RETURNING version
+            ),
+            incoming AS (
+                SELECT * FROM unnest(@ids::uuid[], @types::text[], @keys::text[], @contents::jsonb[], @metadata::jsonb[], @units::integer[], @blobs::text[])
+                    AS a (id, type, key, content, metadata, unit_index, blob_hash)
+            ),
+            inserted AS (
+                INSERT INTO {_s}.artifacts ({ArtifactColumns})
+                SELECT {NewArtifactValues} FROM incoming a WHERE EXISTS (SELECT 1 FROM saved)
+                RETURNING id
+            ),
+            first_versions AS (
+                INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
+                SELECT {FirstVersionValues} FROM inserted JOIN incoming a ON a.id = inserted.id
+            ){(checkpoint.RunCostDelta == 0m ? "" : $"""
+            ,
+            run_cost AS (
+                UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND EXISTS (SELECT 1 FROM saved)
+            )
+            """)}{(checkpoint.ExecutionKey is null ? "" : $"""
+            ,
+            cleared_units AS (
+                DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
+            ),
+            cleared_jobs AS (
+                DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution AND EXISTS (SELECT 1 FROM saved)
+            )
+            """)}
+            SELECT run.lease_token, run.lease_owner, run.branch_exists, (SELECT version FROM saved) FROM run;
+            """,
+            ("id", checkpoint.Id), ("run", checkpoint.RunId), ("branch", checkpoint.Branch), ("phase", checkpoint.Phase),
+            ("parent", checkpoint.ParentId), ("status", CheckpointStatus.Pending), ("created", checkpoint.CreatedAt),
+            ("output", ToJsonb(checkpoint.Output)), ("cost", checkpoint.Cost), ("by", checkpoint.CreatedBy),
+            ("description", checkpoint.EditDescription), ("parent_revision", checkpoint.ToCheckpoint(0).ParentRevision), ("token", checkpoint.FencingToken),
+            ("ids", ids), ("types", types), ("keys", keys), ("contents", new JsonbArray(contents)), ("metadata", new JsonbArray(metadata)),
+            ("units", units), ("blobs", blobs), ("delta", checkpoint.RunCostDelta), ("execution", checkpoint.ExecutionKey));
+        LockedRun? run = null;
+        var branchExists = false;
+        int? version = null;
+        await using (var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false))
+        {
+            if (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+            {
+                run = new LockedRun(reader.GetInt64(0), NullableString(reader, 1));
+                branchExists = reader.GetBoolean(2);
+                version = Nullable<int>(reader, 3);
+            }
+        }
+
+        // The checks of the in-memory store, in its order: nothing was written unless all pass.
+        CheckFence(checkpoint.RunId, checkpoint.FencingToken, run);
+        if (!branchExists)
+        {
+            throw new InvalidStateException($"Run '{checkpoint.RunId}' has no branch '{checkpoint.Branch}'.");
+        }
+
+        return checkpoint.ToCheckpoint(
+            version ?? throw new InvalidOperationException($"CommitCheckpoint of '{checkpoint.Id}' passed every check but saved no row."));
     }
 
     /// <inheritdoc />
@@ -306,40 +441,71 @@ public sealed partial class PostgresCheckpointStore
             cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Two statements in one transaction (three round trips with its commit). The first locks the checkpoint's row, which
+    /// every update of its artifacts takes first, and reads the artifact with it; the update is applied to what it read
+    /// (<see cref="ArtifactUpdate.ApplyTo"/>). The second writes the artifact's next version, its history row, the
+    /// checkpoint's cost and output and the run's cost, only while the artifact is still at the version that was read, and
+    /// returns the version it found otherwise. Lock order everywhere: checkpoint, then artifact, then run.
+    /// </remarks>
     public Task<Artifact> UpdateArtifactAsync(ArtifactUpdate update, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(update);
         return InTransactionAsync("UpdateArtifact", async db =>
         {
-            // Lock order everywhere: checkpoint, then artifact, then run.
-            var checkpoint = await FindCheckpointAsync(db, update.CheckpointId, forUpdate: true).ConfigureAwait(false)
-                ?? throw new CheckpointNotFoundException(update.CheckpointId);
-            var artifact = checkpoint.Status == CheckpointStatus.Abandoned
-                ? null
-                : await FindArtifactAsync(db, update.CheckpointId, update.Type, update.Key, forUpdate: true).ConfigureAwait(false);
+            Checkpoint checkpoint;
+            Artifact? artifact;
+            await using (var command = Command(db, $"""
+                SELECT c.*, a.*
+                FROM (SELECT {CheckpointColumns} FROM {_s}.checkpoints WHERE id = @checkpoint FOR UPDATE) c
+                LEFT JOIN LATERAL (SELECT {ArtifactColumns} FROM {_s}.artifacts WHERE checkpoint_id = c.id AND type = @type AND key = @key) a ON true;
+                """, ("checkpoint", update.CheckpointId), ("type", update.Type), ("key", update.Key)))
+            {
+                await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                if (!await reader.ReadAsync(db.Token).ConfigureAwait(false))
+                {
+                    throw new CheckpointNotFoundException(update.CheckpointId);
+                }
+
+                checkpoint = MapCheckpoint(reader);
+                artifact = reader.IsDBNull(CheckpointColumnCount) ? null : MapArtifact(reader, CheckpointColumnCount);
+            }
+
+            var runId = checkpoint.RunId;
             var (updated, history) = update.ApplyTo(checkpoint, artifact);
-            var content = ToJsonb(update.Content);
-            var metadata = ToJsonb(update.Metadata);
-            var changed = await ExecuteAsync(db, $"""
-                UPDATE {_s}.artifacts SET version = @version, content = @content, metadata = @metadata,
-                    updated_at = @at, updated_by = @by, reason = @reason
-                WHERE id = @id AND version = @expected;
+            await using (var command = Command(db, $"""
+                WITH updated AS (
+                    UPDATE {_s}.artifacts SET version = @version, content = @content, metadata = @metadata,
+                        updated_at = @at, updated_by = @by, reason = @reason
+                    WHERE id = @id AND version = @parent
+                    RETURNING id
+                ),
+                history AS (
+                    INSERT INTO {_s}.artifact_versions ({VersionColumns}, blob_hash)
+                    SELECT {VersionValues} FROM updated
+                ),
+                checkpoint_cost AS (
+                    UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output), revision = @revision
+                    WHERE id = @checkpoint AND EXISTS (SELECT 1 FROM updated)
+                ),
+                run_cost AS (
+                    UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @run AND @delta <> 0 AND EXISTS (SELECT 1 FROM updated)
+                )
+                SELECT EXISTS (SELECT 1 FROM updated), (SELECT version FROM {_s}.artifacts WHERE id = @id);
                 """,
-                ("id", updated.Id), ("version", updated.Version), ("expected", artifact!.Version), ("content", content),
-                ("metadata", metadata), ("at", update.At), ("by", update.UpdatedBy), ("reason", update.Reason)).ConfigureAwait(false);
-            if (changed != 1)
+                [
+                    .. VersionParameters(history, ToJsonb(update.Content), ToJsonb(update.Metadata)),
+                    ("checkpoint", update.CheckpointId), ("run", runId), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput)),
+                ]))
             {
-                throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, artifact.Version);
+                await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                await reader.ReadAsync(db.Token).ConfigureAwait(false);
+                if (!reader.GetBoolean(0))
+                {
+                    throw ConcurrencyConflictException.ForArtifact(update.CheckpointId, update.Type, update.Key, update.ExpectedVersion, reader.GetInt32(1));
+                }
             }
 
-            await using (var insert = VersionCommandFor(db, history, content, metadata))
-            {
-                await insert.ExecuteNonQueryAsync(db.Token).ConfigureAwait(false);
-            }
-
-            await ExecuteAsync(db, $"UPDATE {_s}.checkpoints SET cost = cost + @delta, output = COALESCE(@output, output), revision = @revision WHERE id = @id;",
-                ("id", checkpoint.Id), ("delta", update.CostDelta), ("output", ToJsonb(update.NewCheckpointOutput)), ("revision", history.Revision)).ConfigureAwait(false);
-            await AddRunCostAsync(db, checkpoint.RunId, update.CostDelta).ConfigureAwait(false);
             return updated;
         }, cancellationToken);
     }
@@ -435,26 +601,44 @@ public sealed partial class PostgresCheckpointStore
             ("run", runId), ("execution", executionKey), ("slot", slot)).ConfigureAwait(false), cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// One batch, one round trip: the first statement locks the run's row and reads its token, the second (its snapshot
+    /// taken under that lock, so it sees the unit as the last save left it) replaces the unit and adds the cost difference
+    /// to the run only while the token is the writer's. Saving the same unit again adds nothing, so a retry after a lost
+    /// connection is harmless.
+    /// </remarks>
     public Task SaveUnitAsync(Guid runId, string executionKey, CompletedUnit unit, long? fencingToken = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(executionKey);
         ArgumentNullException.ThrowIfNull(unit);
-        return InTransactionAsync("SaveUnit", async db =>
+        return InOneTripAsync("SaveUnit", async (db, _) =>
         {
-            await LockRunAsync(db, runId, fencingToken).ConfigureAwait(false);
-            var previousCost = (decimal?)await ScalarAsync(db,
-                $"SELECT cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND unit_index = @unit;",
-                ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex)).ConfigureAwait(false) ?? 0m;
-            await ExecuteAsync(db, $"""
-                INSERT INTO {_s}.journal_units (run_id, execution_key, unit_index, artifact, blob_hash, cost)
-                VALUES (@run, @execution, @unit, @artifact, @blob, @cost)
-                ON CONFLICT (run_id, execution_key, unit_index) DO UPDATE
-                SET artifact = excluded.artifact, blob_hash = excluded.blob_hash, cost = excluded.cost;
-                """,
-                ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex), ("artifact", ToJsonb(unit.Artifact)),
-                ("blob", unit.Artifact.Content.Blob?.Hash), ("cost", unit.Cost)).ConfigureAwait(false);
-            await AddRunCostAsync(db, runId, unit.Cost - previousCost).ConfigureAwait(false);
-            return true;
+            var batch = new NpgsqlBatch(db.Connection);
+            await using (batch.ConfigureAwait(false))
+            {
+                batch.BatchCommands.Add(LockRunCommand(runId));
+                batch.BatchCommands.Add(BatchCommand($"""
+                    WITH fence AS (
+                        SELECT 1 FROM {_s}.runs WHERE id = @run AND (@token::bigint IS NULL OR lease_token = @token::bigint)
+                    ),
+                    previous AS (
+                        SELECT cost FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution AND unit_index = @unit
+                    ),
+                    saved AS (
+                        INSERT INTO {_s}.journal_units (run_id, execution_key, unit_index, artifact, blob_hash, cost)
+                        SELECT @run, @execution, @unit, @artifact, @blob::text, @cost FROM fence
+                        ON CONFLICT (run_id, execution_key, unit_index) DO UPDATE
+                        SET artifact = excluded.artifact, blob_hash = excluded.blob_hash, cost = excluded.cost
+                        RETURNING 1
+                    )
+                    UPDATE {_s}.runs SET cost = cost + @cost - COALESCE((SELECT cost FROM previous), 0)
+                    WHERE id = @run AND EXISTS (SELECT 1 FROM saved) AND @cost <> COALESCE((SELECT cost FROM previous), 0);
+                    """,
+                    ("run", runId), ("execution", executionKey), ("unit", unit.UnitIndex), ("artifact", ToJsonb(unit.Artifact)),
+                    ("blob", unit.Artifact.Content.Blob?.Hash), ("cost", unit.Cost), ("token", fencingToken)));
+                CheckFence(runId, fencingToken, await ExecuteFencedAsync(batch, db.Token).ConfigureAwait(false));
+                return true;
+            }
         }, cancellationToken);
     }
 
@@ -495,27 +679,6 @@ public sealed partial class PostgresCheckpointStore
         await ExecuteAsync(db, $"DELETE FROM {_s}.journal_units WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
         await ExecuteAsync(db, $"DELETE FROM {_s}.journal_jobs WHERE run_id = @run AND execution_key = @execution;", ("run", runId), ("execution", executionKey)).ConfigureAwait(false);
     }
-
-    private Task<int> AddRunCostAsync(Db db, Guid runId, decimal delta) =>
-        delta == 0m
-            ? Task.FromResult(0)
-            : ExecuteAsync(db, $"UPDATE {_s}.runs SET cost = cost + @delta WHERE id = @id;", ("id", runId), ("delta", delta));
-
-    private const string InsertVersionSql = "INSERT INTO {0}.artifact_versions ({1}, blob_hash) VALUES (@id, @version, @parent, @content, @metadata, @at, @by, @reason, @revision, @blob);";
-
-    private NpgsqlBatchCommand VersionCommand(ArtifactVersion version, object content, object metadata)
-    {
-        var command = new NpgsqlBatchCommand(string.Format(System.Globalization.CultureInfo.InvariantCulture, InsertVersionSql, _s, VersionColumns));
-        foreach (var (name, value) in VersionParameters(version, content, metadata))
-        {
-            command.Parameters.Add(Parameter(name, value));
-        }
-
-        return command;
-    }
-
-    private NpgsqlCommand VersionCommandFor(Db db, ArtifactVersion version, object content, object metadata) =>
-        Command(db, string.Format(System.Globalization.CultureInfo.InvariantCulture, InsertVersionSql, _s, VersionColumns), VersionParameters(version, content, metadata));
 
     private static (string, object?)[] VersionParameters(ArtifactVersion version, object content, object metadata) =>
     [
@@ -593,20 +756,23 @@ public sealed partial class PostgresCheckpointStore
         Revision = r.GetInt64(14),
     };
 
-    private static Artifact MapArtifact(NpgsqlDataReader r) => new()
+    /// <summary>Maps an artifact row whose <see cref="ArtifactColumns"/> start at <paramref name="o"/>.</summary>
+    private static Artifact MapArtifact(NpgsqlDataReader r, int o) => new()
     {
-        Id = r.GetGuid(0),
-        CheckpointId = r.GetGuid(1),
-        Type = r.GetString(2),
-        Key = r.GetString(3),
-        Version = r.GetInt32(4),
-        Content = FromJson<ArtifactContent>(r.GetString(5)),
-        Metadata = FromJson<ArtifactMetadata>(r.GetString(6)),
-        UnitIndex = Nullable<int>(r, 7),
-        UpdatedAt = Time(r, 8),
-        UpdatedBy = NullableString(r, 9),
-        Reason = NullableString(r, 10),
+        Id = r.GetGuid(o),
+        CheckpointId = r.GetGuid(o + 1),
+        Type = r.GetString(o + 2),
+        Key = r.GetString(o + 3),
+        Version = r.GetInt32(o + 4),
+        Content = FromJson<ArtifactContent>(r.GetString(o + 5)),
+        Metadata = FromJson<ArtifactMetadata>(r.GetString(o + 6)),
+        UnitIndex = Nullable<int>(r, o + 7),
+        UpdatedAt = Time(r, o + 8),
+        UpdatedBy = NullableString(r, o + 9),
+        Reason = NullableString(r, o + 10),
     };
+
+    private static Artifact MapArtifact(NpgsqlDataReader r) => MapArtifact(r, 0);
 
     private static ArtifactVersion MapVersion(NpgsqlDataReader r) => new(
         r.GetGuid(0), r.GetInt32(1), Nullable<int>(r, 2), FromJson<ArtifactContent>(r.GetString(3)), FromJson<ArtifactMetadata>(r.GetString(4)),

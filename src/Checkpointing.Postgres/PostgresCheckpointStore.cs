@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Checkpointing.Relational;
@@ -19,7 +18,8 @@ namespace Checkpointing.Postgres;
 /// <remarks>
 /// Runs are owned through leases (<see cref="TryClaimRunAsync"/>, <see cref="ClaimNextRunAsync"/>): claims are conditional
 /// updates, the next-work claim takes the oldest claimable run <c>FOR UPDATE SKIP LOCKED</c>, and every fenced write checks
-/// the run's token in its own transaction. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
+/// the run's token in its own transaction. A checkpoint commit and a unit save cost one round trip each: the run's row is
+/// locked and read, and the writes are made only while the token is the writer's, in the same implicit transaction. Events are appended to an ordered log, and <c>LISTEN</c>/<c>NOTIFY</c> wakes
 /// waiting workers and event readers in other processes (<see cref="WaitForChangeAsync"/>).
 /// </remarks>
 /// <remarks>
@@ -252,14 +252,36 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     /// Runs one statement outside an explicit transaction (it commits by itself): one round trip instead of a statement
     /// and a COMMIT. For calls that are a single statement, which PostgreSQL makes atomic on its own.
     /// </summary>
-    private async Task<T> InOneTripAsync<T>(string operation, Func<Db, Task<T>> body, CancellationToken cancellationToken)
+    private Task<T> InOneTripAsync<T>(string operation, Func<Db, Task<T>> body, CancellationToken cancellationToken) =>
+        InOneTripAsync(operation, (db, _) => body(db), cancellationToken);
+
+    /// <summary>
+    /// Runs one statement, or one <see cref="NpgsqlBatch"/>, outside an explicit transaction: PostgreSQL runs a statement
+    /// and the statements of a batch as one implicit transaction that their final message commits, so the call is atomic
+    /// (all or nothing) and costs one round trip. Retried on transient errors like every call.
+    /// </summary>
+    /// <remarks>
+    /// The commit travels with the statements, so a connection lost while they ran leaves unknown whether they were
+    /// saved. The next attempt is then told (the body's second argument is true) and must recognise a write the lost
+    /// attempt made before it writes again. A server error is never ambiguous: the implicit transaction was rolled back.
+    /// </remarks>
+    private async Task<T> InOneTripAsync<T>(string operation, Func<Db, bool, Task<T>> body, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await EnsureMigratedAsync(cancellationToken).ConfigureAwait(false);
+        var outcomeUnknown = false;
         return await RetryAsync(operation, async ct =>
         {
             await using var connection = await _dataSource.OpenConnectionAsync(ct).ConfigureAwait(false);
-            return await body(new Db(connection, null, ct)).ConfigureAwait(false);
+            try
+            {
+                return await body(new Db(connection, null, ct), outcomeUnknown).ConfigureAwait(false);
+            }
+            catch (NpgsqlException e) when (e is not PostgresException && PostgresExceptionTransformer.IsTransient(e))
+            {
+                outcomeUnknown = true;
+                throw;
+            }
         }, cancellationToken).ConfigureAwait(false);
     }
 
@@ -331,10 +353,22 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     private static NpgsqlCommand Command(Db db, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
         Command(db.Connection, db.Transaction, sql, parameters);
 
+    private static NpgsqlBatchCommand BatchCommand(string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(Parameter(name, value));
+        }
+
+        return command;
+    }
+
     private static NpgsqlParameter Parameter(string name, object? value) => value switch
     {
         null => new NpgsqlParameter(name, DBNull.Value),
         Jsonb j => new NpgsqlParameter(name, NpgsqlDbType.Jsonb) { Value = (object?)j.Text ?? DBNull.Value },
+        JsonbArray a => new NpgsqlParameter(name, NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = a.Texts },
         DateTimeOffset t => new NpgsqlParameter(name, NpgsqlDbType.TimestampTz) { Value = t.ToUniversalTime() },
         Enum e => new NpgsqlParameter(name, NpgsqlDbType.Text) { Value = e.ToString() },
         _ => new NpgsqlParameter(name, value),
@@ -398,8 +432,6 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
         return document.RootElement.Clone();
     }
 
-    private static int ToInt(object? value) => Convert.ToInt32(value, CultureInfo.InvariantCulture);
-
     /// <summary>The connection, transaction and cancellation token of one store call.</summary>
     /// <param name="Connection">The open connection.</param>
     /// <param name="Transaction">The call's transaction.</param>
@@ -409,4 +441,8 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     /// <summary>A JSON text sent as a <c>jsonb</c> parameter.</summary>
     /// <param name="Text">The JSON, or null for SQL NULL.</param>
     private sealed record Jsonb(string? Text);
+
+    /// <summary>JSON texts sent as a <c>jsonb[]</c> parameter.</summary>
+    /// <param name="Texts">The JSON values, one per element.</param>
+    private sealed record JsonbArray(string[] Texts);
 }

@@ -7,13 +7,14 @@ namespace Checkpointing.Postgres.Tests;
 /// <summary>
 /// A fork costs the same number of round trips whatever the number of artifacts of the checkpoint forked: nothing per
 /// artifact is read or written (the continuation records the checkpoint's revision, the next checkpoint names it).
-/// Counted with Npgsql's own tracing, one span per command sent.
+/// Counted with Npgsql's own tracing and transaction log (<see cref="RoundTripCounter"/>).
 /// </summary>
 public sealed class ForkRoundTripTests : IAsyncLifetime
 {
     private const int Wide = 400;
     private readonly string _schema = SchemaFixture.NewSchemaName();
     private readonly string _blobs = Path.Combine(Path.GetTempPath(), "checkpointing-fork-" + Guid.NewGuid().ToString("N"));
+    private readonly RoundTripCounter _trips = new();
     private NpgsqlDataSource? _source;
     private ServiceProvider? _provider;
 
@@ -22,7 +23,7 @@ public sealed class ForkRoundTripTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         await PostgresServer.RequireAsync();
-        _source = PostgresServer.CreateDataSource("checkpointing-tests-fork-roundtrips");
+        _source = PostgresServer.CreateDataSource("checkpointing-tests-fork-roundtrips", _trips);
         var services = new ServiceCollection();
         services.AddCheckpointing(b => b
             .AddPipeline("fork", p => p.AddPhase(new WidePhase()).AddPhase(new NextPhase("next")).AddPhase(new NextPhase("last")))
@@ -48,6 +49,8 @@ public sealed class ForkRoundTripTests : IAsyncLifetime
         {
             Directory.Delete(_blobs, recursive: true);
         }
+
+        _trips.Dispose();
     }
 
     [Fact]
@@ -62,7 +65,7 @@ public sealed class ForkRoundTripTests : IAsyncLifetime
         await editor.PatchJsonAsync(one.Id, "beat", "beat_1", """{"edited":true}""", cancellationToken: Ct);
         await editor.PatchJsonAsync(wide.Id, "beat", "beat_1", """{"edited":true}""", cancellationToken: Ct);
 
-        using var commands = new CommandCounter();
+        var commands = _trips;
 
         // The store's part: record the continuation at the checkpoint's revision and create the branch.
         var storeOne = await commands.CountAsync(() => store.ContinueAsync(new Storage.ContinuationRequest(one.Id, 1, Fork: true, DateTimeOffset.UtcNow), Ct));

@@ -309,6 +309,34 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Of_two_commits_that_waited_for_the_run_the_second_finds_its_version_taken_and_commits_at_the_next()
+    {
+        var logs = new ListLoggerFactory();
+        await using var store = Open(logs: logs);
+        var run = NewRun();
+        await store.CreateRunAsync(run, Ct);
+        await using var other = await Admin.OpenConnectionAsync(Ct);
+        await using var tx = await other.BeginTransactionAsync(Ct);
+        await using (var lockRun = new NpgsqlCommand($"SELECT 1 FROM \"{_schema}\".runs WHERE id = @id FOR UPDATE;", other, tx))
+        {
+            lockRun.Parameters.AddWithValue("id", run.Id);
+            await lockRun.ExecuteNonQueryAsync(Ct);
+        }
+
+        // Both commits read the versions of the branch before the run's row is theirs: the one that gets it second
+        // computes the version the first has just committed.
+        var first = store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct);
+        var second = store.CommitCheckpointAsync(NewCheckpoint(run.Id), Ct);
+        await WaitUntilBlockedAsync(sessions: 2);
+        await tx.RollbackAsync(Ct);
+        var saved = await Task.WhenAll(first, second);
+
+        Assert.Equal([1, 2], saved.Select(c => c.Version).Order());
+        Assert.Equal([1, 2], (await store.ListCheckpointsAsync(run.Id, "main", Ct)).Select(c => c.Version).Order());
+        Assert.Single(logs.Entries, x => x.Id.Id == 2011);
+    }
+
+    [Fact]
     public async Task Cancelling_a_call_that_waits_for_a_row_lock_stops_it_and_changes_nothing()
     {
         await using var store = Open();
@@ -334,14 +362,14 @@ public sealed class PostgresCheckpointStoreTests : IAsyncLifetime
         Assert.Equal(["main"], (await store.ListBranchesAsync(run.Id, Ct)).Select(b => b.Name));
     }
 
-    private async Task WaitUntilBlockedAsync()
+    private async Task WaitUntilBlockedAsync(int sessions = 1)
     {
         for (var i = 0; i < 200; i++)
         {
             await using var command = Admin.CreateCommand(
                 "SELECT COUNT(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND strpos(query, @schema) > 0;");
             command.Parameters.AddWithValue("schema", _schema);
-            if ((long)(await command.ExecuteScalarAsync(Ct))! > 0)
+            if ((long)(await command.ExecuteScalarAsync(Ct))! >= sessions)
             {
                 return;
             }

@@ -21,10 +21,19 @@ internal static class PostgresServer
     public static Task RequireAsync() => Check.Value;
 
     /// <summary>A data source on the test server with a small pool, so parallel test classes stay under max_connections.</summary>
-    public static NpgsqlDataSource CreateDataSource(string? applicationName = null)
+    /// <param name="applicationName">The application name the server shows for the data source's sessions.</param>
+    /// <param name="loggerFactory">Receives Npgsql's own log, or null for none.</param>
+    public static NpgsqlDataSource CreateDataSource(string? applicationName = null, Microsoft.Extensions.Logging.ILoggerFactory? loggerFactory = null)
     {
         var builder = new NpgsqlConnectionStringBuilder(ConnectionString) { MaxPoolSize = 25, ApplicationName = applicationName ?? "checkpointing-tests" };
-        return NpgsqlDataSource.Create(builder.ConnectionString);
+        if (loggerFactory is null)
+        {
+            return NpgsqlDataSource.Create(builder.ConnectionString);
+        }
+
+        var dataSource = new NpgsqlDataSourceBuilder(builder.ConnectionString);
+        dataSource.UseLoggerFactory(loggerFactory);
+        return dataSource.Build();
     }
 
     internal static async Task EnsureAvailableAsync(string connectionString, bool fromVariable)
