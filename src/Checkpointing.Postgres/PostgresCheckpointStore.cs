@@ -331,6 +331,17 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     private static NpgsqlCommand Command(Db db, string sql, params ReadOnlySpan<(string Name, object? Value)> parameters) =>
         Command(db.Connection, db.Transaction, sql, parameters);
 
+    private static NpgsqlBatchCommand BatchCommand(string sql, params ReadOnlySpan<(string Name, object? Value)> parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        foreach (var (name, value) in parameters)
+        {
+            command.Parameters.Add(Parameter(name, value));
+        }
+
+        return command;
+    }
+
     private static NpgsqlParameter Parameter(string name, object? value) => value switch
     {
         null => new NpgsqlParameter(name, DBNull.Value),
@@ -357,8 +368,13 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     {
         await using var command = Command(db, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+        return await ReadAllAsync(reader, map, db.Token).ConfigureAwait(false);
+    }
+
+    private static async Task<List<T>> ReadAllAsync<T>(NpgsqlDataReader reader, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
         var list = new List<T>();
-        while (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             list.Add(map(reader));
         }

@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Text.Json;
 using Npgsql;
 
@@ -48,48 +46,5 @@ public sealed class LeaseRoundTripTests : IAsyncLifetime
 
         Assert.Equal((1, 1, 1, 1), (claimed, renewed, released, next));
         Assert.Equal("worker-2", (await store.GetRunAsync(run.Id, Ct))!.LeaseOwner);
-    }
-
-    /// <summary>
-    /// Counts the commands Npgsql sends for one action: its spans are children of a span the counter starts around the
-    /// action, so commands of other tests running at the same time are not counted.
-    /// </summary>
-    private sealed class CommandCounter : IDisposable
-    {
-        private const string SourceName = "Checkpointing.Postgres.Tests.RoundTrips";
-        private static readonly ActivitySource Source = new(SourceName);
-        private readonly ActivityListener _listener;
-        private readonly ConcurrentQueue<Activity> _commands = new();
-
-        public CommandCounter()
-        {
-            _listener = new ActivityListener
-            {
-                ShouldListenTo = s => s.Name is "Npgsql" or SourceName,
-                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
-                ActivityStopped = a =>
-                {
-                    if (a.Source.Name == "Npgsql")
-                    {
-                        _commands.Enqueue(a);
-                    }
-                },
-            };
-            ActivitySource.AddActivityListener(_listener);
-        }
-
-        public async Task<int> CountAsync(Func<Task> action)
-        {
-            ActivityTraceId trace;
-            using (var around = Source.StartActivity("counted"))
-            {
-                trace = around!.TraceId;
-                await action();
-            }
-
-            return _commands.Count(a => a.TraceId == trace);
-        }
-
-        public void Dispose() => _listener.Dispose();
     }
 }
