@@ -159,15 +159,18 @@ public sealed class CheckpointQueries
     public async Task<IReadOnlyList<ActiveBranch>> GetActiveBranchesAsync(Guid runId, CancellationToken cancellationToken = default)
     {
         var contents = await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false);
-        return RunViews.ActiveBranches(contents.Run, TerminalPhase(contents.Run), contents.Checkpoints);
+        return RunViews.ActiveBranches(contents.Run, TerminalPhase(contents.Run), contents.Checkpoints, RunViews.Parents(contents.Checkpoints));
     }
 
     /// <summary>The checkpoint tree: roots (phase 1 checkpoints) with their children. One read of the store.</summary>
     /// <param name="runId">The run.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
     /// <exception cref="RunNotFoundException">The run does not exist.</exception>
-    public async Task<IReadOnlyList<CheckpointNode>> GetTreeAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        RunViews.Tree((await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false)).Checkpoints);
+    public async Task<IReadOnlyList<CheckpointNode>> GetTreeAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var checkpoints = (await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false)).Checkpoints;
+        return RunViews.Tree(checkpoints, RunViews.Parents(checkpoints));
+    }
 
     /// <summary>Every version of an artifact, oldest first.</summary>
     /// <param name="checkpointId">The checkpoint that owns it.</param>
@@ -229,11 +232,12 @@ public sealed class CheckpointQueries
     {
         var contents = await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false);
         var (run, checkpoints) = (contents.Run, contents.Checkpoints);
+        var parents = RunViews.Parents(checkpoints);
         return new RunSnapshot(
             run,
             RunViews.Current(checkpoints),
-            RunViews.Tree(checkpoints),
-            RunViews.ActiveBranches(run, TerminalPhase(run), checkpoints),
+            RunViews.Tree(checkpoints, parents),
+            RunViews.ActiveBranches(run, TerminalPhase(run), checkpoints, parents),
             contents.Branches,
             run.Cost);
     }
