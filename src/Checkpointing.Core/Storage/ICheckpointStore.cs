@@ -117,8 +117,8 @@ public interface ICheckpointStore
 
     /// <summary>
     /// Reads a run together with its last checkpoint in creation order that has <paramref name="status"/> (null when none
-    /// has), or null when the run does not exist, in one round trip to the store, without reading the run's other
-    /// checkpoints.
+    /// has), or null when the run does not exist, in one round trip to the store and without loading the run's other
+    /// checkpoints (an index by run, status and creation order finds it).
     /// </summary>
     /// <param name="runId">The run id.</param>
     /// <param name="status">The status of the checkpoint to find.</param>
