@@ -389,6 +389,76 @@ public sealed partial class PostgresCheckpointStore
             """, ("run", runId), ("branch", branch)).ConfigureAwait(false), cancellationToken);
 
     /// <inheritdoc />
+    /// <remarks>
+    /// One batch, one round trip, outside an explicit transaction: each statement sees what was committed when it began,
+    /// so the run is read first, then its checkpoints, then its branches (everything read earlier refers only to rows
+    /// committed before the later statements).
+    /// </remarks>
+    public Task<RunContents?> GetRunContentsAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        InOneTripAsync("GetRunContents", async db =>
+        {
+            var batch = new NpgsqlBatch(db.Connection, db.Transaction)
+            {
+                BatchCommands =
+                {
+                    BatchCommand($"SELECT {RunColumns} FROM {_s}.runs WHERE id = @run;", ("run", runId)),
+                    BatchCommand($"SELECT {CheckpointColumns} FROM {_s}.checkpoints WHERE run_id = @run ORDER BY seq;", ("run", runId)),
+                    BatchCommand($"SELECT {BranchColumns} FROM {_s}.branches WHERE run_id = @run ORDER BY seq;", ("run", runId)),
+                },
+            };
+            await using (batch.ConfigureAwait(false))
+            {
+                var reader = await batch.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (!await reader.ReadAsync(db.Token).ConfigureAwait(false))
+                    {
+                        return null;
+                    }
+
+                    var run = MapRun(reader);
+                    await reader.NextResultAsync(db.Token).ConfigureAwait(false);
+                    var checkpoints = await ReadAllAsync(reader, MapCheckpoint, db.Token).ConfigureAwait(false);
+                    await reader.NextResultAsync(db.Token).ConfigureAwait(false);
+                    var branches = await ReadAllAsync(reader, MapBranch, db.Token).ConfigureAwait(false);
+                    return new RunContents { Run = run, Checkpoints = checkpoints, Branches = branches };
+                }
+            }
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    /// <remarks>One batch, one round trip: the run, then its newest checkpoint of the status.</remarks>
+    public Task<RunLatestCheckpoint?> GetLatestCheckpointAsync(Guid runId, CheckpointStatus status, CancellationToken cancellationToken = default) =>
+        InOneTripAsync("GetLatestCheckpoint", async db =>
+        {
+            var batch = new NpgsqlBatch(db.Connection, db.Transaction)
+            {
+                BatchCommands =
+                {
+                    BatchCommand($"SELECT {RunColumns} FROM {_s}.runs WHERE id = @run;", ("run", runId)),
+                    BatchCommand($"SELECT {CheckpointColumns} FROM {_s}.checkpoints WHERE run_id = @run AND status = @status ORDER BY seq DESC LIMIT 1;",
+                        ("run", runId), ("status", status)),
+                },
+            };
+            await using (batch.ConfigureAwait(false))
+            {
+                var reader = await batch.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (!await reader.ReadAsync(db.Token).ConfigureAwait(false))
+                    {
+                        return null;
+                    }
+
+                    var run = MapRun(reader);
+                    await reader.NextResultAsync(db.Token).ConfigureAwait(false);
+                    var latest = await reader.ReadAsync(db.Token).ConfigureAwait(false) ? MapCheckpoint(reader) : null;
+                    return new RunLatestCheckpoint { Run = run, Checkpoint = latest };
+                }
+            }
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default) =>
         InTransactionAsync("SetCheckpointStatus", async db =>
         {

@@ -391,8 +391,13 @@ public sealed partial class PostgresCheckpointStore : ICheckpointStore, IAsyncDi
     {
         await using var command = Command(db, sql, parameters);
         await using var reader = await command.ExecuteReaderAsync(db.Token).ConfigureAwait(false);
+        return await ReadAllAsync(reader, map, db.Token).ConfigureAwait(false);
+    }
+
+    private static async Task<List<T>> ReadAllAsync<T>(NpgsqlDataReader reader, Func<NpgsqlDataReader, T> map, CancellationToken cancellationToken)
+    {
         var list = new List<T>();
-        while (await reader.ReadAsync(db.Token).ConfigureAwait(false))
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
             list.Add(map(reader));
         }

@@ -224,6 +224,48 @@ public sealed partial class SqliteCheckpointStore
             """, ("$run", runId), ("$branch", branch)), cancellationToken, snapshot: false);
 
     /// <inheritdoc />
+    public Task<RunContents?> GetRunContentsAsync(Guid runId, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) =>
+        {
+            // One command, three result sets, in one read transaction (one snapshot).
+            using var command = Command(c, tx, $"""
+                SELECT {RunColumns} FROM runs WHERE id = $run;
+                SELECT {CheckpointColumns} FROM checkpoints WHERE run_id = $run ORDER BY seq;
+                SELECT {BranchColumns} FROM branches WHERE run_id = $run ORDER BY seq;
+                """, ("$run", runId));
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            var run = MapRun(reader);
+            reader.NextResult();
+            var checkpoints = ReadAll(reader, MapCheckpoint);
+            reader.NextResult();
+            return new RunContents { Run = run, Checkpoints = checkpoints, Branches = ReadAll(reader, MapBranch) };
+        }, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<RunLatestCheckpoint?> GetLatestCheckpointAsync(Guid runId, CheckpointStatus status, CancellationToken cancellationToken = default) =>
+        ReadAsync((c, tx) =>
+        {
+            using var command = Command(c, tx, $"""
+                SELECT {RunColumns} FROM runs WHERE id = $run;
+                SELECT {CheckpointColumns} FROM checkpoints WHERE run_id = $run AND status = $status ORDER BY seq DESC LIMIT 1;
+                """, ("$run", runId), ("$status", status));
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            var run = MapRun(reader);
+            reader.NextResult();
+            return new RunLatestCheckpoint { Run = run, Checkpoint = reader.Read() ? MapCheckpoint(reader) : null };
+        }, cancellationToken);
+
+    /// <inheritdoc />
     public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default) =>
         WriteAsync("SetCheckpointStatus", (c, tx) =>
         {

@@ -491,6 +491,11 @@ public sealed partial class SqliteCheckpointStore : ICheckpointStore, IDisposabl
     {
         using var command = Command(connection, transaction, sql, parameters);
         using var reader = command.ExecuteReader();
+        return ReadAll(reader, map);
+    }
+
+    private static List<T> ReadAll<T>(SqliteDataReader reader, Func<SqliteDataReader, T> map)
+    {
         var list = new List<T>();
         while (reader.Read())
         {

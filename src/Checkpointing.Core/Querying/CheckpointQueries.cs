@@ -141,27 +141,36 @@ public sealed class CheckpointQueries
         return new CheckpointDetails(checkpoint, views);
     }
 
-    /// <summary>The run's current checkpoint: the latest pending one, or null.</summary>
+    /// <summary>The run's current checkpoint: the latest pending one, or null. One read of the store.</summary>
     /// <param name="runId">The run.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    public async Task<Checkpoint?> GetCurrentCheckpointAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        (await ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false)).LastOrDefault(c => c.Status == CheckpointStatus.Pending);
-
-    /// <summary>The leaf checkpoint of every branch, with whether it can be continued.</summary>
-    /// <param name="runId">The run.</param>
-    /// <param name="cancellationToken">Cancels the query.</param>
-    public async Task<IReadOnlyList<ActiveBranch>> GetActiveBranchesAsync(Guid runId, CancellationToken cancellationToken = default)
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    public async Task<Checkpoint?> GetCurrentCheckpointAsync(Guid runId, CancellationToken cancellationToken = default)
     {
-        var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
-        var checkpoints = await _sdk.Store.ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false);
-        return ActiveBranches(run, checkpoints);
+        var read = await _sdk.Store.GetLatestCheckpointAsync(runId, RunViews.CurrentStatus, cancellationToken).ConfigureAwait(false)
+            ?? throw new RunNotFoundException(runId);
+        return read.Checkpoint;
     }
 
-    /// <summary>The checkpoint tree: roots (phase 1 checkpoints) with their children.</summary>
+    /// <summary>The leaf checkpoint of every branch, with whether it can be continued. One read of the store.</summary>
     /// <param name="runId">The run.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
-    public async Task<IReadOnlyList<CheckpointNode>> GetTreeAsync(Guid runId, CancellationToken cancellationToken = default) =>
-        Tree(await ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false));
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    public async Task<IReadOnlyList<ActiveBranch>> GetActiveBranchesAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var contents = await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false);
+        return RunViews.ActiveBranches(contents.Run, TerminalPhase(contents.Run), contents.Checkpoints, RunViews.Parents(contents.Checkpoints));
+    }
+
+    /// <summary>The checkpoint tree: roots (phase 1 checkpoints) with their children. One read of the store.</summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
+    public async Task<IReadOnlyList<CheckpointNode>> GetTreeAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        var checkpoints = (await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false)).Checkpoints;
+        return RunViews.Tree(checkpoints, RunViews.Parents(checkpoints));
+    }
 
     /// <summary>Every version of an artifact, oldest first.</summary>
     /// <param name="checkpointId">The checkpoint that owns it.</param>
@@ -235,20 +244,21 @@ public sealed class CheckpointQueries
         return _sdk.Blobs.OpenReadAsync(blob.Hash, cancellationToken);
     }
 
-    /// <summary>A status snapshot: the run, current checkpoint, tree, branches and cost.</summary>
+    /// <summary>A status snapshot: the run, current checkpoint, tree, branches and cost, from one read of the store.</summary>
     /// <param name="runId">The run.</param>
     /// <param name="cancellationToken">Cancels the query.</param>
+    /// <exception cref="RunNotFoundException">The run does not exist.</exception>
     public async Task<RunSnapshot> GetStatusAsync(Guid runId, CancellationToken cancellationToken = default)
     {
-        var run = await _sdk.GetRunAsync(runId, cancellationToken).ConfigureAwait(false);
-        var checkpoints = await _sdk.Store.ListCheckpointsAsync(runId, null, cancellationToken).ConfigureAwait(false);
-        var branches = await _sdk.Store.ListBranchesAsync(runId, cancellationToken).ConfigureAwait(false);
+        var contents = await GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false);
+        var (run, checkpoints) = (contents.Run, contents.Checkpoints);
+        var parents = RunViews.Parents(checkpoints);
         return new RunSnapshot(
             run,
-            checkpoints.LastOrDefault(c => c.Status == CheckpointStatus.Pending),
-            Tree(checkpoints),
-            ActiveBranches(run, checkpoints),
-            branches,
+            RunViews.Current(checkpoints),
+            RunViews.Tree(checkpoints, parents),
+            RunViews.ActiveBranches(run, TerminalPhase(run), checkpoints, parents),
+            contents.Branches,
             run.Cost);
     }
 
@@ -286,26 +296,9 @@ public sealed class CheckpointQueries
         return EventLog.FollowAsync(_sdk, runId, Task.FromResult(afterSequence), cancellationToken);
     }
 
-    private List<ActiveBranch> ActiveBranches(Run run, IReadOnlyList<Checkpoint> checkpoints)
-    {
-        var terminal = _sdk.Pipelines.Get(run.Pipeline).TerminalPhase;
-        return checkpoints
-            .GroupBy(c => c.Branch)
-            .Select(g =>
-            {
-                // Linear: a checkpoint is a leaf of its branch when no checkpoint of the branch names it as parent.
-                var parents = g.Select(c => c.ParentId).OfType<Guid>().ToHashSet();
-                var leaf = g.Where(c => !parents.Contains(c.Id)).OrderBy(c => c.Phase).ThenBy(c => c.CreatedAt).Last();
-                var canContinue = leaf.Phase < terminal && leaf.Status != CheckpointStatus.Abandoned && run.Status != RunStatus.Cancelled;
-                return new ActiveBranch(g.Key, leaf, canContinue);
-            })
-            .ToList();
-    }
+    /// <summary>Reads the run with its branches and checkpoints in one call to the store.</summary>
+    private async Task<RunContents> GetRunContentsAsync(Guid runId, CancellationToken cancellationToken) =>
+        await _sdk.Store.GetRunContentsAsync(runId, cancellationToken).ConfigureAwait(false) ?? throw new RunNotFoundException(runId);
 
-    private static List<CheckpointNode> Tree(IReadOnlyList<Checkpoint> checkpoints)
-    {
-        var byParent = checkpoints.Where(c => c.ParentId is not null).ToLookup(c => c.ParentId!.Value);
-        CheckpointNode Build(Checkpoint c) => new(c, byParent[c.Id].Select(Build).ToList());
-        return checkpoints.Where(c => c.ParentId is null).Select(Build).ToList();
-    }
+    private int TerminalPhase(Run run) => _sdk.Pipelines.Get(run.Pipeline).TerminalPhase;
 }

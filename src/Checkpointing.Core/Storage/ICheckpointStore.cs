@@ -104,6 +104,27 @@ public interface ICheckpointStore
     /// <param name="cancellationToken">Cancels the operation.</param>
     Task<IReadOnlyList<Checkpoint>> ListCheckpointsAsync(Guid runId, string? branch = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Reads a run together with its branches and its checkpoints (each in creation order, as
+    /// <see cref="ListBranchesAsync"/> and <see cref="ListCheckpointsAsync"/> list them), or null when the run does not
+    /// exist: everything a status view needs, in one round trip to the store. A store that cannot read all three in one
+    /// snapshot reads the run first, then the checkpoints, then the branches, so that every checkpoint and branch that
+    /// something read before refers to is in the result.
+    /// </summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<RunContents?> GetRunContentsAsync(Guid runId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads a run together with its last checkpoint in creation order that has <paramref name="status"/> (null when none
+    /// has), or null when the run does not exist, in one round trip to the store and without loading the run's other
+    /// checkpoints (an index by run, status and creation order finds it).
+    /// </summary>
+    /// <param name="runId">The run id.</param>
+    /// <param name="status">The status of the checkpoint to find.</param>
+    /// <param name="cancellationToken">Cancels the operation.</param>
+    Task<RunLatestCheckpoint?> GetLatestCheckpointAsync(Guid runId, CheckpointStatus status, CancellationToken cancellationToken = default);
+
     /// <summary>Sets a checkpoint's status. Approving sets <see cref="Checkpoint.ApprovedAt"/> once.</summary>
     /// <param name="checkpointId">The checkpoint id.</param>
     /// <param name="status">The new status.</param>

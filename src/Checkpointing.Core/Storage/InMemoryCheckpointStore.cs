@@ -237,6 +237,55 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     }
 
     /// <inheritdoc />
+    public Task<RunContents?> GetRunContentsAsync(Guid runId, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_runs.TryGetValue(runId, out var run))
+            {
+                return Task.FromResult<RunContents?>(null);
+            }
+
+            var checkpoints = new List<Checkpoint>();
+            if (_checkpointsByRun.TryGetValue(runId, out var ids))
+            {
+                checkpoints.Capacity = ids.Count;
+                foreach (var id in ids)
+                {
+                    checkpoints.Add(_checkpoints[id]);
+                }
+            }
+
+            return Task.FromResult<RunContents?>(new RunContents { Run = run, Branches = _branches[runId].ToList(), Checkpoints = checkpoints });
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<RunLatestCheckpoint?> GetLatestCheckpointAsync(Guid runId, CheckpointStatus status, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_runs.TryGetValue(runId, out var run))
+            {
+                return Task.FromResult<RunLatestCheckpoint?>(null);
+            }
+
+            Checkpoint? latest = null;
+            if (_checkpointsByRun.TryGetValue(runId, out var ids))
+            {
+                // Newest first: stops at the first match, which for the current (pending) checkpoint is usually the last one.
+                for (var i = ids.Count - 1; i >= 0 && latest is null; i--)
+                {
+                    var checkpoint = _checkpoints[ids[i]];
+                    latest = checkpoint.Status == status ? checkpoint : null;
+                }
+            }
+
+            return Task.FromResult<RunLatestCheckpoint?>(new RunLatestCheckpoint { Run = run, Checkpoint = latest });
+        }
+    }
+
+    /// <inheritdoc />
     public Task<Checkpoint> SetCheckpointStatusAsync(Guid checkpointId, CheckpointStatus status, DateTimeOffset at, CancellationToken cancellationToken = default)
     {
         lock (_lock)
