@@ -13,7 +13,9 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 
 . tests/infra/postgres.sh
 . tests/infra/s3.sh
-trap 'pg_stop; s3_stop; rm -rf "${TMPDIR:-/tmp}/checkpointing-bench"' EXIT
+# A folder of this run's own for the stores' files, so that two runs on one machine never share (or delete) them.
+export TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/checkpointing-bench.XXXXXX")"
+trap 'pg_stop; s3_stop; rm -rf "$TMPDIR"' EXIT
 trap 'exit 130' INT TERM
 
 if [ -z "${CHECKPOINTING_POSTGRES:-}" ]; then pg_start || { echo "postgres: could not start a server" >&2; exit 1; }; fi
