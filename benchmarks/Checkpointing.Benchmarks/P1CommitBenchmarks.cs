@@ -12,7 +12,6 @@ namespace Checkpointing.Benchmarks;
 /// against the raw minimum that writes the same rows (one checkpoint row, N artifact rows, N history rows) in a single
 /// transaction: a Npgsql batch (one round trip) on PostgreSQL, one SQLite transaction with prepared commands, and
 /// dictionary inserts in memory. The raw rows go to tables of the same shape that only the baseline uses. Target: ≤ 1.25×.
-/// Ids are time-ordered (<see cref="Guid.CreateVersion7()"/>) on both sides, as the runner generates them.
 /// </summary>
 [ShortJob]
 public class P1CommitBenchmarks
@@ -77,7 +76,7 @@ public class P1CommitBenchmarks
     [Benchmark(Baseline = true)]
     public async Task Raw()
     {
-        var id = Guid.CreateVersion7();
+        var id = Guid.NewGuid();
         var version = ++_version;
         var now = DateTimeOffset.UtcNow;
         switch (Store)
@@ -86,7 +85,7 @@ public class P1CommitBenchmarks
                 _rawCheckpoints[id] = (id, _run.Id, "raw", 1, version, now);
                 foreach (var a in _artifacts)
                 {
-                    var artifactId = Guid.CreateVersion7();
+                    var artifactId = Guid.NewGuid();
                     _rawArtifacts[artifactId] = (artifactId, id, a.Type, a.Key, 1, a.Content, a.Metadata, now);
                     _rawVersions[(artifactId, 1)] = (artifactId, 1, a.Content, a.Metadata, now);
                 }
@@ -115,7 +114,7 @@ public class P1CommitBenchmarks
                     artifact.Parameters.AddWithValue("$now", now.ToString("O"));
                     for (var i = 0; i < _artifacts.Length; i++)
                     {
-                        pId.Value = Guid.CreateVersion7().ToString();
+                        pId.Value = Guid.NewGuid().ToString();
                         pType.Value = _artifacts[i].Type;
                         pKey.Value = _artifacts[i].Key;
                         pContent.Value = _contents[i];
@@ -137,7 +136,7 @@ public class P1CommitBenchmarks
                     });
                     for (var i = 0; i < _artifacts.Length; i++)
                     {
-                        var artifactId = Guid.CreateVersion7();
+                        var artifactId = Guid.NewGuid();
                         batch.BatchCommands.Add(new NpgsqlBatchCommand($"INSERT INTO {schema}.raw_artifacts (id, checkpoint_id, type, key, version, content, metadata, updated_at) VALUES ($1, $2, $3, $4, 1, $5, '{{}}', $6)")
                         {
                             Parameters = { new() { Value = artifactId }, new() { Value = id }, new() { Value = _artifacts[i].Type }, new() { Value = _artifacts[i].Key }, new() { Value = _contents[i], NpgsqlDbType = NpgsqlDbType.Jsonb }, new() { Value = now } },
@@ -160,11 +159,11 @@ public class P1CommitBenchmarks
     public Task<Checkpoint> Commit() =>
         _store.CommitCheckpointAsync(new NewCheckpoint
         {
-            Id = Guid.CreateVersion7(),
+            Id = Guid.NewGuid(),
             RunId = _run.Id,
             Branch = BranchNames.Main,
             Phase = 1,
-            Artifacts = _artifacts.Select(a => a with { Id = Guid.CreateVersion7() }).ToList(),
+            Artifacts = _artifacts.Select(a => a with { Id = Guid.NewGuid() }).ToList(),
             CreatedAt = DateTimeOffset.UtcNow,
         });
 

@@ -44,7 +44,7 @@ public sealed class CheckpointRunner
         var now = _sdk.Now;
         var run = new Run
         {
-            Id = request.RunId ?? Guid.CreateVersion7(),
+            Id = request.RunId ?? Guid.NewGuid(),
             Pipeline = pipeline.Name,
             OwnerId = request.OwnerId,
             Input = request.Input.Clone(),

@@ -313,7 +313,7 @@ internal sealed class RunExecutor(SdkServices sdk)
                 throw new InvalidOperationException($"Phase '{phase.Name}' produced a '{a.Type}' artifact but does not declare that type in its Artifacts.");
             }
 
-            artifacts.Add(new NewArtifact(Guid.CreateVersion7(), a.Type, a.Key, a.Content, a.Metadata ?? ArtifactMetadata.Empty));
+            artifacts.Add(new NewArtifact(Guid.NewGuid(), a.Type, a.Key, a.Content, a.Metadata ?? ArtifactMetadata.Empty));
         }
 
         CheckStorable(phase, artifacts, result.Output);
@@ -398,7 +398,7 @@ internal sealed class RunExecutor(SdkServices sdk)
                 var result = await phase.GenerateUnitAsync(unitContext, token).ConfigureAwait(false)
                     ?? throw new InvalidOperationException($"Phase '{phase.Name}' returned no result for unit {index}.");
                 var cost = result.Cost + unitContext.GenerationCost;
-                var artifact = new NewArtifact(Guid.CreateVersion7(), phase.UnitArtifact.Type, keys[index], result.Content, (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost }, index);
+                var artifact = new NewArtifact(Guid.NewGuid(), phase.UnitArtifact.Type, keys[index], result.Content, (result.Metadata ?? ArtifactMetadata.Empty) with { Cost = cost }, index);
                 CheckStorable(phase, [artifact], null);
                 var unit = new CompletedUnit(index, artifact, cost);
                 try
@@ -468,7 +468,7 @@ internal sealed class RunExecutor(SdkServices sdk)
 
     private NewCheckpoint Draft(Run run, string branch, int phaseNumber, PhaseInputs inputs) => new()
     {
-        Id = Guid.CreateVersion7(),
+        Id = Guid.NewGuid(),
         RunId = run.Id,
         Branch = branch,
         Phase = phaseNumber,
