@@ -224,7 +224,7 @@ public sealed partial class PostgresCheckpointStore
     /// <summary>
     /// The fence of a write, decided on the run's row as the write locked it: <see cref="RunNotFoundException"/> when
     /// it does not exist, <see cref="LeaseLostException"/> when the writer's token is not the run's (as
-    /// <see cref="RunLease.CheckFence"/> decides).
+    /// <see cref="RunLease.CheckFence(Run, long?)"/> decides).
     /// </summary>
     private static void CheckFence(Guid runId, long? fencingToken, [System.Diagnostics.CodeAnalysis.NotNull] LockedRun? run)
     {
@@ -233,10 +233,7 @@ public sealed partial class PostgresCheckpointStore
             throw new RunNotFoundException(runId);
         }
 
-        if (fencingToken is { } token && token != locked.Token)
-        {
-            throw new LeaseLostException(runId, token, locked.Token, locked.Owner);
-        }
+        RunLease.CheckFence(runId, locked.Token, locked.Owner, fencingToken);
     }
 
     /// <summary>A run's row as a fenced write locked it.</summary>

@@ -97,9 +97,22 @@ public static class RunLease
     public static void CheckFence(Run run, long? fencingToken)
     {
         ArgumentNullException.ThrowIfNull(run);
-        if (fencingToken is { } token && token != run.LeaseToken)
+        CheckFence(run.Id, run.LeaseToken, run.LeaseOwner, fencingToken);
+    }
+
+    /// <summary>
+    /// <see cref="CheckFence(Run, long?)"/> for a store that read only the run's lease columns (its token and owner).
+    /// </summary>
+    /// <param name="runId">The run.</param>
+    /// <param name="leaseToken">The run's <see cref="Run.LeaseToken"/> as stored.</param>
+    /// <param name="leaseOwner">The run's <see cref="Run.LeaseOwner"/> as stored.</param>
+    /// <param name="fencingToken">The writer's token, or null for a write outside any lease.</param>
+    /// <exception cref="LeaseLostException">The token is not the run's.</exception>
+    public static void CheckFence(Guid runId, long leaseToken, string? leaseOwner, long? fencingToken)
+    {
+        if (fencingToken is { } token && token != leaseToken)
         {
-            throw new LeaseLostException(run.Id, token, run.LeaseToken, run.LeaseOwner);
+            throw new LeaseLostException(runId, token, leaseToken, leaseOwner);
         }
     }
 }
