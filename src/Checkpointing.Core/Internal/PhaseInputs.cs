@@ -9,8 +9,6 @@ internal sealed class PhaseInputs(Storage.ICheckpointStore store, Checkpoint? pa
 {
     private Task<Resolved>? _resolved;
 
-    public static PhaseInputs None { get; } = new(null!, null, null);
-
     public Checkpoint? Parent => parent;
 
     /// <summary>The parent's revision the phase consumes (when not given: the parent's revision as read).</summary>
