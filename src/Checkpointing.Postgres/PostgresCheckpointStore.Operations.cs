@@ -589,13 +589,16 @@ public sealed partial class PostgresCheckpointStore
             var existing = await QuerySingleAsync(db, MapContinuation,
                 $"SELECT {ContinuationColumns} FROM {_s}.continuations WHERE checkpoint_id = @id AND revision = @revision;",
                 ("id", request.CheckpointId), ("revision", request.Revision)).ConfigureAwait(false);
-            if (existing is not null)
+
+            // Lock order: checkpoint, then run (locked only for a new record). The rules (and the fence) are checked
+            // before anything is written.
+            var run = existing is null ? await LockRunAsync(db, checkpoint.RunId).ConfigureAwait(false) : null;
+            var plan = ContinuationRules.Decide(request, checkpoint, existing, run);
+            if (plan.Record.Existing)
             {
-                return existing with { Existing = true };
+                return plan.Record;
             }
 
-            // Lock order: checkpoint, then run. The rules (and the fence) are checked before anything is written.
-            var plan = ContinuationRules.Decide(request, checkpoint, null, await LockRunAsync(db, checkpoint.RunId).ConfigureAwait(false));
             var continuation = plan.CreateBranch
                 ? plan.Record with { Branch = (await CreateBranchAsync(db, checkpoint.RunId, checkpoint.Branch, checkpoint.Id, request.At).ConfigureAwait(false)).Name }
                 : plan.Record;

@@ -14,20 +14,21 @@ public static class ContinuationRules
     /// <param name="request">The request.</param>
     /// <param name="checkpoint">The checkpoint as stored.</param>
     /// <param name="existing">The record of (checkpoint, revision), when there is one.</param>
-    /// <param name="run">The checkpoint's run as stored.</param>
+    /// <param name="run">The checkpoint's run as stored; a store may pass null when it found an existing record.</param>
     /// <returns>The existing record, or the plan of a new one.</returns>
     /// <exception cref="CheckpointAbandonedException">The checkpoint was abandoned.</exception>
     /// <exception cref="InvalidStateException">The revision is negative or above the checkpoint's.</exception>
     /// <exception cref="LeaseLostException">The request's fencing token is not the run's.</exception>
-    public static ContinuationPlan Decide(ContinuationRequest request, Checkpoint checkpoint, Continuation? existing, Run run)
+    public static ContinuationPlan Decide(ContinuationRequest request, Checkpoint checkpoint, Continuation? existing, Run? run)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(checkpoint);
-        ArgumentNullException.ThrowIfNull(run);
         if (existing is not null)
         {
             return new ContinuationPlan(existing with { Existing = true }, CreateBranch: false, Approve: false, null);
         }
+
+        ArgumentNullException.ThrowIfNull(run);
 
         if (checkpoint.Status == CheckpointStatus.Abandoned)
         {
