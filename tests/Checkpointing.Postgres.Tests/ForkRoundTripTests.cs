@@ -12,51 +12,28 @@ namespace Checkpointing.Postgres.Tests;
 public sealed class ForkRoundTripTests : IAsyncLifetime
 {
     private const int Wide = 400;
-    private readonly string _schema = SchemaFixture.NewSchemaName();
-    private readonly string _blobs = Path.Combine(Path.GetTempPath(), "checkpointing-fork-" + Guid.NewGuid().ToString("N"));
-    private readonly RoundTripCounter _trips = new();
-    private NpgsqlDataSource? _source;
-    private ServiceProvider? _provider;
+    private CountedSdkHost? _host;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
         await PostgresServer.RequireAsync();
-        _source = PostgresServer.CreateDataSource("checkpointing-tests-fork-roundtrips", _trips);
-        var services = new ServiceCollection();
-        services.AddCheckpointing(b => b
-            .AddPipeline("fork", p => p.AddPhase(new WidePhase()).AddPhase(new NextPhase("next")).AddPhase(new NextPhase("last")))
-            .UsePostgres(_source, o => o.SchemaName = _schema)
-            .UseFileSystemBlobStore(o => o.RootPath = _blobs));
-        _provider = services.BuildServiceProvider();
+        _host = new CountedSdkHost("checkpointing-tests-fork-roundtrips", b => b.AddPipeline("fork", p => p.AddPhase(new WidePhase()).AddPhase(new NextPhase("next")).AddPhase(new NextPhase("last"))));
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_provider is not null)
+        if (_host is not null)
         {
-            await _provider.DisposeAsync();
+            await _host.DisposeAsync();
         }
-
-        if (_source is not null)
-        {
-            await SchemaFixture.DropSchemaAsync(_source, _schema);
-            await _source.DisposeAsync();
-        }
-
-        if (Directory.Exists(_blobs))
-        {
-            Directory.Delete(_blobs, recursive: true);
-        }
-
-        _trips.Dispose();
     }
 
     [Fact]
     public async Task Forking_a_checkpoint_of_400_artifacts_takes_the_round_trips_of_forking_one_of_1()
     {
-        var provider = _provider!;
+        var provider = _host!.Services;
         var runner = provider.GetRequiredService<CheckpointRunner>();
         var editor = provider.GetRequiredService<CheckpointEditor>();
         var store = provider.GetRequiredService<Storage.ICheckpointStore>();
@@ -65,7 +42,7 @@ public sealed class ForkRoundTripTests : IAsyncLifetime
         await editor.PatchJsonAsync(one.Id, "beat", "beat_1", """{"edited":true}""", cancellationToken: Ct);
         await editor.PatchJsonAsync(wide.Id, "beat", "beat_1", """{"edited":true}""", cancellationToken: Ct);
 
-        var commands = _trips;
+        var commands = _host.Trips;
 
         // The store's part: record the continuation at the checkpoint's revision and create the branch.
         var storeOne = await commands.CountAsync(() => store.ContinueAsync(new Storage.ContinuationRequest(one.Id, 1, Fork: true, DateTimeOffset.UtcNow), Ct));

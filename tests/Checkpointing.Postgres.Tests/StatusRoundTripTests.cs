@@ -11,60 +11,37 @@ namespace Checkpointing.Postgres.Tests;
 /// </summary>
 public sealed class StatusRoundTripTests : IAsyncLifetime
 {
-    private readonly string _schema = SchemaFixture.NewSchemaName();
-    private readonly string _blobs = Path.Combine(Path.GetTempPath(), "checkpointing-tests", Guid.NewGuid().ToString("N"));
-    private readonly RoundTripCounter _trips = new();
-    private NpgsqlDataSource? _source;
-    private ServiceProvider? _services;
+    private CountedSdkHost? _host;
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     public async ValueTask InitializeAsync()
     {
         await PostgresServer.RequireAsync();
-        _source = PostgresServer.CreateDataSource("checkpointing-tests-status-roundtrips", _trips);
-        var services = new ServiceCollection();
-        services.AddCheckpointing(b => b
-            .AddPipeline("three", p => p.AddPhase(new JsonPhase("one")).AddPhase(new JsonPhase("two")).AddPhase(new JsonPhase("three")))
-            .UseFileSystemBlobStore(o => o.RootPath = _blobs)
-            .UsePostgres(_source, o => o.SchemaName = _schema));
-        _services = services.BuildServiceProvider();
+        _host = new CountedSdkHost("checkpointing-tests-status-roundtrips", b => b.AddPipeline("three", p => p.AddPhase(new JsonPhase("one")).AddPhase(new JsonPhase("two")).AddPhase(new JsonPhase("three"))));
     }
 
     public async ValueTask DisposeAsync()
     {
-        if (_services is not null)
+        if (_host is not null)
         {
-            await _services.DisposeAsync();
+            await _host.DisposeAsync();
         }
-
-        if (_source is not null)
-        {
-            await SchemaFixture.DropSchemaAsync(_source, _schema);
-            await _source.DisposeAsync();
-        }
-
-        if (Directory.Exists(_blobs))
-        {
-            Directory.Delete(_blobs, recursive: true);
-        }
-
-        _trips.Dispose();
     }
 
     [Fact]
     public async Task Status_tree_active_branches_and_current_checkpoint_are_one_round_trip_each()
     {
-        var runner = _services!.GetRequiredService<CheckpointRunner>();
-        var queries = _services!.GetRequiredService<CheckpointQueries>();
-        var store = _services!.GetRequiredService<ICheckpointStore>();
+        var runner = _host!.Services.GetRequiredService<CheckpointRunner>();
+        var queries = _host!.Services.GetRequiredService<CheckpointQueries>();
+        var store = _host!.Services.GetRequiredService<ICheckpointStore>();
         using var input = JsonDocument.Parse("{}");
         var started = await runner.StartAsync(new StartRunRequest("three", "owner", input.RootElement.Clone()), Ct); // migrates first
         var next = await runner.ContinueAsync(started.Checkpoint!.Id, cancellationToken: Ct);
         await store.CreateBranchAsync(started.Run.Id, BranchNames.Main, started.Checkpoint.Id, DateTimeOffset.UtcNow, Ct);
         var runId = started.Run.Id;
 
-        var commands = _trips;
+        var commands = _host.Trips;
         var status = await commands.CountAsync(() => queries.GetStatusAsync(runId, Ct));
         var tree = await commands.CountAsync(() => queries.GetTreeAsync(runId, Ct));
         var branches = await commands.CountAsync(() => queries.GetActiveBranchesAsync(runId, Ct));
