@@ -124,6 +124,50 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(1, (await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 2), Ct)).Version);
     }
 
+    /// <summary>CommitCheckpoint with an artifact id that another checkpoint holds throws and saves none of its artifacts.</summary>
+    [Fact]
+    public async Task CommitCheckpoint_with_an_existing_artifact_id_throws_and_saves_none_of_its_artifacts()
+    {
+        var (run, existing) = await CreateRunWithCheckpointAsync();
+        var taken = (await Store.GetArtifactsAsync(existing.Id, Ct))[0];
+        var before = await SnapshotAsync(run.Id);
+        var first = JsonArtifact("beat", "beat_1", "{}");
+        var last = JsonArtifact("beat", "beat_3", "{}");
+        var input = NewCheckpoint(run.Id, phase: 2, artifacts: [first, JsonArtifact("beat", "beat_2", "{}") with { Id = taken.Id }, last], runCostDelta: 3m);
+
+        await Assert.ThrowsAsync<InvalidStateException>(() => Store.CommitCheckpointAsync(input, Ct));
+
+        Assert.Equal(before, await SnapshotAsync(run.Id));
+        Assert.Null(await Store.GetCheckpointAsync(input.Id, Ct));
+        Assert.Empty(await Store.GetArtifactHistoryAsync(first.Id, Ct));
+        Assert.Equal(1, Assert.Single(await Store.GetArtifactHistoryAsync(taken.Id, Ct)).Version);
+        Assert.Equal(existing.Id, (await Store.GetArtifactAsync(existing.Id, taken.Type, taken.Key, Ct))?.CheckpointId);
+
+        // The ids the failed commit did not share are free.
+        var retry = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 2, artifacts: [first, last]), Ct);
+        Assert.Equal([first.Id, last.Id], (await Store.GetArtifactsAsync(retry.Id, Ct)).Select(a => a.Id));
+    }
+
+    /// <summary>CommitCheckpoint with one artifact id twice throws and saves nothing, for few artifacts and for many.</summary>
+    /// <param name="count">The number of artifacts.</param>
+    [Theory]
+    [InlineData(2)]
+    [InlineData(16)]
+    [InlineData(40)]
+    public async Task CommitCheckpoint_with_one_artifact_id_twice_throws_and_saves_nothing(int count)
+    {
+        var run = await CreateRunAsync();
+        var artifacts = Enumerable.Range(1, count).Select(i => JsonArtifact("beat", $"beat_{i}", "{}")).ToArray();
+        artifacts[^1] = artifacts[^1] with { Id = artifacts[count / 2 - 1].Id };
+        var input = NewCheckpoint(run.Id, artifacts: artifacts);
+
+        var e = await Assert.ThrowsAsync<InvalidStateException>(() => Store.CommitCheckpointAsync(input, Ct));
+
+        Assert.Equal(input.AlreadyExists().Message, e.Message);
+        Assert.Null(await Store.GetCheckpointAsync(input.Id, Ct));
+        Assert.Empty(await Store.GetArtifactHistoryAsync(artifacts[0].Id, Ct));
+    }
+
     /// <summary>CommitCheckpoint on an unknown branch throws and saves nothing.</summary>
     [Fact]
     public async Task CommitCheckpoint_on_an_unknown_branch_throws_and_saves_nothing()

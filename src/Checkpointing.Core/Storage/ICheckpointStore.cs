@@ -365,18 +365,46 @@ public sealed record NewCheckpoint
     /// <exception cref="InvalidStateException">Two artifacts share a type and key, or an id.</exception>
     public void CheckArtifacts()
     {
-        if (Artifacts.Count < 2)
+        var artifacts = Artifacts;
+        if (artifacts.Count < 2)
         {
             return;
         }
 
-        var keys = new HashSet<(string, string)>(Artifacts.Count);
-        var ids = new HashSet<Guid>(Artifacts.Count);
-        foreach (var a in Artifacts)
+        // A few artifacts are compared pair by pair: cheaper than hashing every type and key into two sets.
+        if (artifacts.Count <= 16)
+        {
+            for (var i = 1; i < artifacts.Count; i++)
+            {
+                var a = artifacts[i];
+                var sameId = false;
+                for (var j = 0; j < i; j++)
+                {
+                    var b = artifacts[j];
+                    if (a.Key == b.Key && a.Type == b.Type)
+                    {
+                        throw Twice(a);
+                    }
+
+                    sameId |= a.Id == b.Id;
+                }
+
+                if (sameId)
+                {
+                    throw AlreadyExists();
+                }
+            }
+
+            return;
+        }
+
+        var keys = new HashSet<(string, string)>(artifacts.Count);
+        var ids = new HashSet<Guid>(artifacts.Count);
+        foreach (var a in artifacts)
         {
             if (!keys.Add((a.Type, a.Key)))
             {
-                throw new InvalidStateException($"The checkpoint holds artifact '{a.Type}/{a.Key}' twice; each type and key must be unique.");
+                throw Twice(a);
             }
 
             if (!ids.Add(a.Id))
@@ -384,6 +412,9 @@ public sealed record NewCheckpoint
                 throw AlreadyExists();
             }
         }
+
+        static InvalidStateException Twice(NewArtifact a) =>
+            new($"The checkpoint holds artifact '{a.Type}/{a.Key}' twice; each type and key must be unique.");
     }
 
     /// <summary>The error every store throws when the checkpoint or one of its artifact ids exists already.</summary>

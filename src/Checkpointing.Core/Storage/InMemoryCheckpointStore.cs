@@ -1,4 +1,5 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 
 namespace Checkpointing.Storage;
 
@@ -11,12 +12,10 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, Run> _runs = [];
     private readonly Dictionary<Guid, List<Branch>> _branches = [];
-    private readonly Dictionary<Guid, Checkpoint> _checkpoints = [];
+    private readonly Dictionary<Guid, StoredCheckpoint> _checkpoints = [];
     private readonly Dictionary<(Guid RunId, string Branch, int Phase), int> _latestVersions = [];
-    private readonly Dictionary<Guid, List<Guid>> _checkpointsByRun = [];
-    private readonly Dictionary<Guid, List<Guid>> _artifactsByCheckpoint = [];
-    private readonly Dictionary<Guid, Artifact> _artifacts = [];
-    private readonly Dictionary<Guid, List<ArtifactVersion>> _history = [];
+    private readonly Dictionary<Guid, List<StoredCheckpoint>> _checkpointsByRun = [];
+    private readonly Dictionary<Guid, StoredArtifact> _artifacts = [];
     private readonly Dictionary<Guid, List<Continuation>> _continuations = [];
     private readonly List<StoredEvent> _events = [];
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -145,33 +144,32 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             }
 
             checkpoint.CheckArtifacts();
-            var exists = _checkpoints.ContainsKey(checkpoint.Id);
-            foreach (var a in checkpoint.Artifacts)
-            {
-                exists |= _artifacts.ContainsKey(a.Id);
-            }
-
-            if (exists)
+            if (_checkpoints.ContainsKey(checkpoint.Id))
             {
                 throw checkpoint.AlreadyExists();
             }
 
-            var saved = checkpoint.ToCheckpoint(1 + _latestVersions.GetValueOrDefault((checkpoint.RunId, checkpoint.Branch, checkpoint.Phase)));
-            _checkpoints[saved.Id] = saved;
-            if (!_checkpointsByRun.TryGetValue(saved.RunId, out var ofRun))
+            var artifacts = checkpoint.Artifacts;
+            var stored = new StoredArtifact[artifacts.Count];
+            for (var i = 0; i < stored.Length; i++)
             {
-                _checkpointsByRun[saved.RunId] = ofRun = [];
-            }
+                var a = artifacts[i];
+                ref var slot = ref CollectionsMarshal.GetValueRefOrAddDefault(_artifacts, a.Id, out var exists);
+                if (exists)
+                {
+                    // Nothing of the commit stays: the ids added before this one are its own (CheckArtifacts refuses repeats).
+                    for (var j = 0; j < i; j++)
+                    {
+                        _artifacts.Remove(artifacts[j].Id);
+                    }
 
-            ofRun.Add(saved.Id);
-            _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = saved.Version;
-            var ids = new List<Guid>(checkpoint.Artifacts.Count);
-            foreach (var a in checkpoint.Artifacts)
-            {
-                var artifact = new Artifact
+                    throw checkpoint.AlreadyExists();
+                }
+
+                slot = stored[i] = new StoredArtifact(new Artifact
                 {
                     Id = a.Id,
-                    CheckpointId = saved.Id,
+                    CheckpointId = checkpoint.Id,
                     Type = a.Type,
                     Key = a.Key,
                     Version = 1,
@@ -180,13 +178,19 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
                     UnitIndex = a.UnitIndex,
                     UpdatedAt = checkpoint.CreatedAt,
                     UpdatedBy = checkpoint.CreatedBy,
-                };
-                _artifacts[a.Id] = artifact;
-                _history[a.Id] = [new ArtifactVersion(a.Id, 1, null, a.Content, a.Metadata, checkpoint.CreatedAt, checkpoint.CreatedBy, null)];
-                ids.Add(a.Id);
+                });
             }
 
-            _artifactsByCheckpoint[saved.Id] = ids;
+            var saved = checkpoint.ToCheckpoint(1 + _latestVersions.GetValueOrDefault((checkpoint.RunId, checkpoint.Branch, checkpoint.Phase)));
+            var entry = new StoredCheckpoint(saved, stored);
+            _checkpoints[saved.Id] = entry;
+            if (!_checkpointsByRun.TryGetValue(saved.RunId, out var ofRun))
+            {
+                _checkpointsByRun[saved.RunId] = ofRun = [];
+            }
+
+            ofRun.Add(entry);
+            _latestVersions[(saved.RunId, saved.Branch, saved.Phase)] = saved.Version;
             if (checkpoint.RunCostDelta != 0m)
             {
                 _runs[run.Id] = run with { Cost = run.Cost + checkpoint.RunCostDelta };
@@ -219,7 +223,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            return Task.FromResult(_checkpoints.GetValueOrDefault(checkpointId));
+            return Task.FromResult(_checkpoints.GetValueOrDefault(checkpointId)?.Checkpoint);
         }
     }
 
@@ -229,8 +233,8 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         lock (_lock)
         {
             // Indexed by run, in creation order: a run's listing never scans other runs.
-            IReadOnlyList<Checkpoint> list = _checkpointsByRun.TryGetValue(runId, out var ids)
-                ? ids.Select(id => _checkpoints[id]).Where(c => branch is null || c.Branch == branch).ToList()
+            IReadOnlyList<Checkpoint> list = _checkpointsByRun.TryGetValue(runId, out var ofRun)
+                ? ofRun.Select(c => c.Checkpoint).Where(c => branch is null || c.Branch == branch).ToList()
                 : [];
             return Task.FromResult(list);
         }
@@ -247,12 +251,12 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             }
 
             var checkpoints = new List<Checkpoint>();
-            if (_checkpointsByRun.TryGetValue(runId, out var ids))
+            if (_checkpointsByRun.TryGetValue(runId, out var ofRun))
             {
-                checkpoints.Capacity = ids.Count;
-                foreach (var id in ids)
+                checkpoints.Capacity = ofRun.Count;
+                foreach (var stored in ofRun)
                 {
-                    checkpoints.Add(_checkpoints[id]);
+                    checkpoints.Add(stored.Checkpoint);
                 }
             }
 
@@ -271,12 +275,12 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
             }
 
             Checkpoint? latest = null;
-            if (_checkpointsByRun.TryGetValue(runId, out var ids))
+            if (_checkpointsByRun.TryGetValue(runId, out var ofRun))
             {
                 // Newest first: stops at the first match, which for the current (pending) checkpoint is usually the last one.
-                for (var i = ids.Count - 1; i >= 0 && latest is null; i--)
+                for (var i = ofRun.Count - 1; i >= 0 && latest is null; i--)
                 {
-                    var checkpoint = _checkpoints[ids[i]];
+                    var checkpoint = ofRun[i].Checkpoint;
                     latest = checkpoint.Status == status ? checkpoint : null;
                 }
             }
@@ -290,13 +294,13 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            var checkpoint = _checkpoints.GetValueOrDefault(checkpointId) ?? throw new CheckpointNotFoundException(checkpointId);
-            checkpoint = checkpoint with
+            var stored = _checkpoints.GetValueOrDefault(checkpointId) ?? throw new CheckpointNotFoundException(checkpointId);
+            var checkpoint = stored.Checkpoint with
             {
                 Status = status,
-                ApprovedAt = status == CheckpointStatus.Approved ? checkpoint.ApprovedAt ?? at : checkpoint.ApprovedAt,
+                ApprovedAt = status == CheckpointStatus.Approved ? stored.Checkpoint.ApprovedAt ?? at : stored.Checkpoint.ApprovedAt,
             };
-            _checkpoints[checkpointId] = checkpoint;
+            stored.Checkpoint = checkpoint;
             return Task.FromResult(checkpoint);
         }
     }
@@ -306,12 +310,8 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            IReadOnlyList<Artifact> list = _artifactsByCheckpoint.TryGetValue(checkpointId, out var ids)
-                ? ids.Select(id => _artifacts[id])
-                    .OrderBy(a => a.Type, StringComparer.Ordinal)
-                    .ThenBy(a => a.UnitIndex ?? 0)
-                    .ThenBy(a => a.Key, StringComparer.Ordinal)
-                    .ToList()
+            IReadOnlyList<Artifact> list = _checkpoints.TryGetValue(checkpointId, out var stored)
+                ? Ordered(stored.Artifacts.Select(a => a.Current))
                 : [];
             return Task.FromResult(list);
         }
@@ -322,45 +322,31 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            var list = new List<Artifact>();
-            foreach (var id in _artifactsByCheckpoint.GetValueOrDefault(checkpointId) ?? [])
-            {
-                var version = _history[id].LastOrDefault(v => v.Revision <= revision);
-                if (version is not null)
-                {
-                    list.Add(_artifacts[id] with
-                    {
-                        Version = version.Version,
-                        Content = version.Content,
-                        Metadata = version.Metadata,
-                        UpdatedAt = version.CreatedAt,
-                        UpdatedBy = version.CreatedBy,
-                        Reason = version.Reason,
-                    });
-                }
-            }
-
-            IReadOnlyList<Artifact> ordered = list
-                .OrderBy(a => a.Type, StringComparer.Ordinal)
-                .ThenBy(a => a.UnitIndex ?? 0)
-                .ThenBy(a => a.Key, StringComparer.Ordinal)
-                .ToList();
-            return Task.FromResult(ordered);
+            IReadOnlyList<Artifact> list = _checkpoints.TryGetValue(checkpointId, out var stored)
+                ? Ordered(stored.Artifacts.Select(a => a.At(revision)).OfType<Artifact>())
+                : [];
+            return Task.FromResult(list);
         }
     }
+
+    private static List<Artifact> Ordered(IEnumerable<Artifact> artifacts) => artifacts
+        .OrderBy(a => a.Type, StringComparer.Ordinal)
+        .ThenBy(a => a.UnitIndex ?? 0)
+        .ThenBy(a => a.Key, StringComparer.Ordinal)
+        .ToList();
 
     /// <inheritdoc />
     public Task<Artifact?> GetArtifactAsync(Guid checkpointId, string type, string key, CancellationToken cancellationToken = default)
     {
         lock (_lock)
         {
-            return Task.FromResult(FindArtifactLocked(checkpointId, type, key));
+            return Task.FromResult(FindArtifactLocked(checkpointId, type, key)?.Current);
         }
     }
 
-    private Artifact? FindArtifactLocked(Guid checkpointId, string type, string key) =>
-        _artifactsByCheckpoint.TryGetValue(checkpointId, out var ids)
-            ? ids.Select(id => _artifacts[id]).FirstOrDefault(a => a.Type == type && a.Key == key)
+    private StoredArtifact? FindArtifactLocked(Guid checkpointId, string type, string key) =>
+        _checkpoints.TryGetValue(checkpointId, out var stored)
+            ? Array.Find(stored.Artifacts, a => a.Current.Type == type && a.Current.Key == key)
             : null;
 
     /// <inheritdoc />
@@ -368,7 +354,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            IReadOnlyList<ArtifactVersion> list = _history.TryGetValue(artifactId, out var versions) ? versions.ToList() : [];
+            IReadOnlyList<ArtifactVersion> list = _artifacts.TryGetValue(artifactId, out var stored) ? stored.History() : [];
             return Task.FromResult(list);
         }
     }
@@ -378,7 +364,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            return Task.FromResult(_history.TryGetValue(artifactId, out var versions) ? versions.FirstOrDefault(v => v.Version == version) : null);
+            return Task.FromResult(_artifacts.TryGetValue(artifactId, out var stored) ? stored.History().Find(v => v.Version == version) : null);
         }
     }
 
@@ -388,11 +374,12 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         ArgumentNullException.ThrowIfNull(update);
         lock (_lock)
         {
-            var checkpoint = _checkpoints.GetValueOrDefault(update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
-            var (updated, history) = update.ApplyTo(checkpoint, FindArtifactLocked(update.CheckpointId, update.Type, update.Key));
-            _artifacts[updated.Id] = updated;
-            _history[updated.Id].Add(history);
-            _checkpoints[checkpoint.Id] = checkpoint with
+            var stored = _checkpoints.GetValueOrDefault(update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
+            var checkpoint = stored.Checkpoint;
+            var artifact = FindArtifactLocked(update.CheckpointId, update.Type, update.Key);
+            var (updated, history) = update.ApplyTo(checkpoint, artifact?.Current);
+            artifact!.Add(updated, history);
+            stored.Checkpoint = checkpoint with
             {
                 Revision = history.Revision,
                 Cost = checkpoint.Cost + update.CostDelta,
@@ -410,7 +397,8 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         ArgumentNullException.ThrowIfNull(request);
         lock (_lock)
         {
-            var checkpoint = _checkpoints.GetValueOrDefault(request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
+            var stored = _checkpoints.GetValueOrDefault(request.CheckpointId) ?? throw new CheckpointNotFoundException(request.CheckpointId);
+            var checkpoint = stored.Checkpoint;
             var records = _continuations.GetValueOrDefault(checkpoint.Id);
             var plan = ContinuationRules.Decide(request, checkpoint, records?.Find(c => c.Revision == request.Revision), _runs[checkpoint.RunId]);
             if (plan.Record.Existing)
@@ -423,7 +411,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
                 : plan.Record;
             if (plan.Approve)
             {
-                _checkpoints[checkpoint.Id] = checkpoint with { Status = CheckpointStatus.Approved, ApprovedAt = checkpoint.ApprovedAt ?? request.At };
+                stored.Checkpoint = checkpoint with { Status = CheckpointStatus.Approved, ApprovedAt = checkpoint.ApprovedAt ?? request.At };
             }
 
             if (records is null)
@@ -660,7 +648,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         List<string> hashes;
         lock (_lock)
         {
-            hashes = _history.Values.SelectMany(v => v).Select(v => v.Content.Blob?.Hash)
+            hashes = _artifacts.Values.SelectMany(a => a.Contents()).Select(c => c.Blob?.Hash)
                 .Concat(_units.Values.SelectMany(u => u.Values).Select(u => u.Artifact.Content.Blob?.Hash))
                 .OfType<string>()
                 .Distinct(StringComparer.Ordinal)
@@ -674,5 +662,63 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         }
 
         await Task.CompletedTask.ConfigureAwait(false);
+    }
+
+    /// <summary>A checkpoint with its artifacts, in commit order.</summary>
+    private sealed class StoredCheckpoint(Checkpoint checkpoint, StoredArtifact[] artifacts)
+    {
+        public Checkpoint Checkpoint { get; set; } = checkpoint;
+
+        public StoredArtifact[] Artifacts { get; } = artifacts;
+    }
+
+    /// <summary>
+    /// An artifact at its current version with its history. Until the first edit the history is version 1 alone, which
+    /// is the current artifact itself, so no list is kept for it.
+    /// </summary>
+    private sealed class StoredArtifact(Artifact current)
+    {
+        private List<ArtifactVersion>? _versions;
+
+        public Artifact Current { get; private set; } = current;
+
+        /// <summary>Adds an edit: <paramref name="updated"/> becomes current, <paramref name="version"/> its history entry.</summary>
+        public void Add(Artifact updated, ArtifactVersion version)
+        {
+            _versions ??= [First()];
+            _versions.Add(version);
+            Current = updated;
+        }
+
+        /// <summary>Every version, oldest first (a copy).</summary>
+        public List<ArtifactVersion> History() => _versions?.ToList() ?? [First()];
+
+        public IEnumerable<ArtifactContent> Contents() => _versions?.Select(v => v.Content) ?? [Current.Content];
+
+        /// <summary>The artifact as it was at a revision of its checkpoint, or null when it had no version yet.</summary>
+        public Artifact? At(long revision)
+        {
+            if (_versions is null)
+            {
+                return revision >= 0 ? Current : null;
+            }
+
+            var version = _versions.FindLast(v => v.Revision <= revision);
+            return version is null
+                ? null
+                : Current with
+                {
+                    Version = version.Version,
+                    Content = version.Content,
+                    Metadata = version.Metadata,
+                    UpdatedAt = version.CreatedAt,
+                    UpdatedBy = version.CreatedBy,
+                    Reason = version.Reason,
+                };
+        }
+
+        // Only while Current is still version 1, as the commit wrote it.
+        private ArtifactVersion First() =>
+            new(Current.Id, 1, null, Current.Content, Current.Metadata, Current.UpdatedAt, Current.UpdatedBy, null);
     }
 }
