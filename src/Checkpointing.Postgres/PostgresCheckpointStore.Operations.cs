@@ -399,7 +399,7 @@ public sealed partial class PostgresCheckpointStore
                 BatchCommands =
                 {
                     BatchCommand($"SELECT {RunColumns} FROM {_s}.runs WHERE id = @run;", ("run", runId)),
-                    BatchCommand($"SELECT {CheckpointColumns} FROM {_s}.checkpoints WHERE run_id = @run ORDER BY seq;", ("run", runId)),
+                    BatchCommand($"SELECT {RunCheckpointColumns} FROM {_s}.checkpoints WHERE run_id = @run;", ("run", runId)),
                     BatchCommand($"SELECT {BranchColumns} FROM {_s}.branches WHERE run_id = @run ORDER BY seq;", ("run", runId)),
                 },
             };
@@ -415,7 +415,7 @@ public sealed partial class PostgresCheckpointStore
 
                     var run = MapRun(reader);
                     await reader.NextResultAsync(db.Token).ConfigureAwait(false);
-                    var checkpoints = await ReadAllAsync(reader, MapCheckpoint, db.Token).ConfigureAwait(false);
+                    var checkpoints = await ReadRunCheckpointsAsync(reader, runId, db.Token).ConfigureAwait(false);
                     await reader.NextResultAsync(db.Token).ConfigureAwait(false);
                     var branches = await ReadAllAsync(reader, MapBranch, db.Token).ConfigureAwait(false);
                     return new RunContents { Run = run, Checkpoints = checkpoints, Branches = branches };

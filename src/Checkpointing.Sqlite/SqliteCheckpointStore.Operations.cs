@@ -227,23 +227,26 @@ public sealed partial class SqliteCheckpointStore
     public Task<RunContents?> GetRunContentsAsync(Guid runId, CancellationToken cancellationToken = default) =>
         ReadAsync((c, tx) =>
         {
-            // One command, three result sets, in one read transaction (one snapshot).
-            using var command = Command(c, tx, $"""
+            // The run and its branches, then its checkpoints, in one read transaction (one snapshot).
+            Run run;
+            List<Branch> branches;
+            using (var command = Command(c, tx, $"""
                 SELECT {RunColumns} FROM runs WHERE id = $run;
-                SELECT {CheckpointColumns} FROM checkpoints WHERE run_id = $run ORDER BY seq;
                 SELECT {BranchColumns} FROM branches WHERE run_id = $run ORDER BY seq;
-                """, ("$run", runId));
-            using var reader = command.ExecuteReader();
-            if (!reader.Read())
+                """, ("$run", runId)))
+            using (var reader = command.ExecuteReader())
             {
-                return null;
+                if (!reader.Read())
+                {
+                    return null;
+                }
+
+                run = MapRun(reader);
+                reader.NextResult();
+                branches = ReadAll(reader, MapBranch);
             }
 
-            var run = MapRun(reader);
-            reader.NextResult();
-            var checkpoints = ReadAll(reader, MapCheckpoint);
-            reader.NextResult();
-            return new RunContents { Run = run, Checkpoints = checkpoints, Branches = ReadAll(reader, MapBranch) };
+            return new RunContents { Run = run, Checkpoints = ReadRunCheckpoints(c, runId), Branches = branches };
         }, cancellationToken);
 
     /// <inheritdoc />

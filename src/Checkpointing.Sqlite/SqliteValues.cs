@@ -47,7 +47,10 @@ internal static class SqliteValues
     public static decimal? NullableMoney(SqliteDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : ParseMoney(reader.GetString(ordinal));
 
-    public static decimal ParseMoney(string text) => decimal.Parse(text, NumberStyles.Number | NumberStyles.AllowExponent, CultureInfo.InvariantCulture);
+    /// <summary>What money text may hold.</summary>
+    public const NumberStyles MoneyStyles = NumberStyles.Number | NumberStyles.AllowExponent;
+
+    public static decimal ParseMoney(string text) => decimal.Parse(text, MoneyStyles, CultureInfo.InvariantCulture);
 
     public static JsonElement Element(SqliteDataReader reader, int ordinal) => ParseElement(reader.GetString(ordinal));
 
@@ -57,7 +60,7 @@ internal static class SqliteValues
     public static TEnum Enum<TEnum>(SqliteDataReader reader, int ordinal)
         where TEnum : struct, Enum => System.Enum.Parse<TEnum>(reader.GetString(ordinal));
 
-    private static DateTimeOffset ParseTime(string text) =>
+    public static DateTimeOffset ParseTime(ReadOnlySpan<char> text) =>
         DateTimeOffset.ParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
 
     private static JsonElement ParseElement(string text)

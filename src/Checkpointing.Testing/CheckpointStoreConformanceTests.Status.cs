@@ -42,6 +42,30 @@ public abstract partial class CheckpointStoreConformanceTests
         Assert.Equal(Serialized(await Store.ListCheckpointsAsync(run.Id, null, Ct)), Serialized(contents.Checkpoints));
     }
 
+    /// <summary>
+    /// GetRunContents reads every field of a checkpoint as ListCheckpoints does, whatever the values: costs, times
+    /// with an offset, authors that repeat or not (also beyond ASCII), missing optional fields.
+    /// </summary>
+    [Fact]
+    public async Task GetRunContents_reads_every_checkpoint_field_as_ListCheckpoints()
+    {
+        var (run, c1) = await CreateRunWithCheckpointAsync();
+        var offset = new DateTimeOffset(2024, 3, 1, 10, 15, 30, 123, TimeSpan.FromMinutes(330)).AddTicks(4560);
+        var c2 = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 2, parentId: c1.Id, cost: 1.25m, createdAt: offset) with { CreatedBy = "zoë" }, Ct);
+        var c3 = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 3, parentId: c2.Id, cost: 0.000001m) with { CreatedBy = "zoë", EditDescription = "réécrit ✓" }, Ct);
+        var c4 = await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 4, parentId: c3.Id) with { CreatedBy = null, EditDescription = null, Output = null }, Ct);
+        await Store.CommitCheckpointAsync(NewCheckpoint(run.Id, phase: 5, parentId: c4.Id) with { CreatedBy = "ana" }, Ct);
+        await Store.SetCheckpointStatusAsync(c2.Id, CheckpointStatus.Approved, offset.AddHours(1), Ct);
+
+        var contents = await Store.GetRunContentsAsync(run.Id, Ct);
+
+        Assert.NotNull(contents);
+        Assert.Equal(["user-7", "zoë", "zoë", null, "ana"], contents.Checkpoints.Select(c => c.CreatedBy));
+        Assert.Equal([0m, 1.25m, 0.000001m, 0m, 0m], contents.Checkpoints.Select(c => c.Cost));
+        Assert.Equal(offset, contents.Checkpoints[1].CreatedAt);
+        Assert.Equal(Serialized(await Store.ListCheckpointsAsync(run.Id, null, Ct)), Serialized(contents.Checkpoints));
+    }
+
     /// <summary>GetRunContents of a run without checkpoints returns the run with its main branch only.</summary>
     [Fact]
     public async Task GetRunContents_of_a_run_without_checkpoints_returns_its_main_branch_only()
