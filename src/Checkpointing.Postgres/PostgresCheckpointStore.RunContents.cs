@@ -1,3 +1,4 @@
+using Checkpointing.Relational;
 using Npgsql;
 
 namespace Checkpointing.Postgres;
@@ -22,18 +23,13 @@ public sealed partial class PostgresCheckpointStore
     /// </summary>
     private static async Task<List<Checkpoint>> ReadRunCheckpointsAsync(NpgsqlDataReader r, Guid runId, CancellationToken cancellationToken)
     {
-        var checkpoints = new List<Checkpoint>();
-        var order = new List<long>();
+        var checkpoints = new CreationOrder();
         var (branch, createdBy) = ((string?)null, (string?)null);
-        var sorted = true;
         while (await r.ReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            var seq = r.GetInt64(14);
-            sorted &= order.Count == 0 || seq > order[^1];
-            order.Add(seq);
             branch = Repeated(r.GetString(1), branch);
             createdBy = r.IsDBNull(10) ? null : Repeated(r.GetString(10), createdBy);
-            checkpoints.Add(new Checkpoint
+            checkpoints.Add(r.GetInt64(14), new Checkpoint
             {
                 Id = r.GetGuid(0),
                 RunId = runId,
@@ -53,15 +49,8 @@ public sealed partial class PostgresCheckpointStore
             });
         }
 
-        if (!sorted)
-        {
-            // Rows updated since they were committed (or of several branches) may come later than their place.
-            var items = checkpoints.ToArray();
-            Array.Sort(order.ToArray(), items);
-            checkpoints = [.. items];
-        }
-
-        return checkpoints;
+        // Rows updated since they were committed (or of several branches) may come later than their place.
+        return checkpoints.ToList();
     }
 
     /// <summary><paramref name="previous"/> when it is the same text, so that names repeated row after row are kept once.</summary>

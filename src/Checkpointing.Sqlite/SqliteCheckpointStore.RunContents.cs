@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using Checkpointing.Relational;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -36,31 +37,26 @@ public sealed partial class SqliteCheckpointStore
         using (statement)
         {
             Check(raw.sqlite3_bind_text(statement, 1, runId.ToString("D")), db);
-            var checkpoints = new List<Checkpoint>();
-            var order = new List<long>();
+            var checkpoints = new CreationOrder();
             var (branch, createdBy) = ((string?)null, (string?)null);
-            var sorted = true;
             int rc;
             while ((rc = raw.sqlite3_step(statement)) == raw.SQLITE_ROW)
             {
-                var seq = raw.sqlite3_column_int64(statement, 14);
-                sorted &= order.Count == 0 || seq > order[^1];
-                order.Add(seq);
                 branch = Repeated(Text(statement, 1), branch);
                 createdBy = IsNull(statement, 10) ? null : Repeated(Text(statement, 10), createdBy);
-                checkpoints.Add(new Checkpoint
+                checkpoints.Add(raw.sqlite3_column_int64(statement, 14), new Checkpoint
                 {
-                    Id = Utf8Guid(Text(statement, 0)),
+                    Id = Guid.Parse(Text(statement, 0)),
                     RunId = runId,
                     Branch = branch,
                     Phase = raw.sqlite3_column_int(statement, 2),
                     Version = raw.sqlite3_column_int(statement, 3),
-                    ParentId = IsNull(statement, 4) ? null : Utf8Guid(Text(statement, 4)),
+                    ParentId = IsNull(statement, 4) ? null : Guid.Parse(Text(statement, 4)),
                     Status = Utf8Status(Text(statement, 5)),
-                    ApprovedAt = IsNull(statement, 6) ? null : Utf8Time(Text(statement, 6)),
-                    CreatedAt = Utf8Time(Text(statement, 7)),
-                    Output = IsNull(statement, 8) ? null : Utf8Element(Text(statement, 8)),
-                    Cost = Utf8Money(Text(statement, 9)),
+                    ApprovedAt = IsNull(statement, 6) ? null : SqliteValues.ParseTime(Text(statement, 6)),
+                    CreatedAt = SqliteValues.ParseTime(Text(statement, 7)),
+                    Output = IsNull(statement, 8) ? null : SqliteValues.ParseElement(Text(statement, 8)),
+                    Cost = SqliteValues.ParseMoney(Text(statement, 9)),
                     CreatedBy = createdBy,
                     EditDescription = IsNull(statement, 11) ? null : Encoding.UTF8.GetString(Text(statement, 11)),
                     ParentRevision = IsNull(statement, 12) ? null : raw.sqlite3_column_int64(statement, 12),
@@ -73,16 +69,8 @@ public sealed partial class SqliteCheckpointStore
                 Check(rc, db);
             }
 
-            if (!sorted)
-            {
-                // Several branches: each came in creation order, so the merge is a sort by seq.
-                var items = checkpoints.ToArray();
-                var keys = order.ToArray();
-                Array.Sort(keys, items);
-                checkpoints = [.. items];
-            }
-
-            return checkpoints;
+            // Several branches: each came in creation order, so the merge is a sort by seq.
+            return checkpoints.ToList();
         }
     }
 
@@ -107,31 +95,9 @@ public sealed partial class SqliteCheckpointStore
     private static string Repeated(ReadOnlySpan<byte> utf8, string? previous) =>
         previous is not null && Ascii.Equals(utf8, previous) ? previous : Encoding.UTF8.GetString(utf8);
 
-    private static Guid Utf8Guid(ReadOnlySpan<byte> utf8) => Guid.Parse(utf8);
-
     private static CheckpointStatus Utf8Status(ReadOnlySpan<byte> utf8) =>
         utf8.SequenceEqual("Pending"u8) ? CheckpointStatus.Pending
         : utf8.SequenceEqual("Approved"u8) ? CheckpointStatus.Approved
         : utf8.SequenceEqual("Abandoned"u8) ? CheckpointStatus.Abandoned
         : Enum.Parse<CheckpointStatus>(Encoding.UTF8.GetString(utf8));
-
-    /// <summary>As <see cref="SqliteValues.Time"/> parses it, from the UTF-8 text (ASCII: an ISO 8601 round-trip time).</summary>
-    private static DateTimeOffset Utf8Time(ReadOnlySpan<byte> utf8)
-    {
-        Span<char> text = stackalloc char[64];
-        return utf8.Length <= text.Length && Ascii.ToUtf16(utf8, text, out var length) == System.Buffers.OperationStatus.Done
-            ? SqliteValues.ParseTime(text[..length])
-            : SqliteValues.ParseTime(Encoding.UTF8.GetString(utf8));
-    }
-
-    /// <summary>As <see cref="SqliteValues.ParseMoney"/> parses it, from the UTF-8 text.</summary>
-    private static decimal Utf8Money(ReadOnlySpan<byte> utf8) =>
-        utf8.SequenceEqual("0"u8) ? 0m : decimal.Parse(utf8, SqliteValues.MoneyStyles, CultureInfo.InvariantCulture);
-
-    /// <summary>As <see cref="SqliteValues.Element"/> parses it, from the UTF-8 text.</summary>
-    private static JsonElement Utf8Element(ReadOnlySpan<byte> utf8)
-    {
-        var reader = new Utf8JsonReader(utf8);
-        return JsonElement.ParseValue(ref reader);
-    }
 }

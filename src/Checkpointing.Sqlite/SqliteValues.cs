@@ -48,7 +48,7 @@ internal static class SqliteValues
         reader.IsDBNull(ordinal) ? null : ParseMoney(reader.GetString(ordinal));
 
     /// <summary>What money text may hold.</summary>
-    public const NumberStyles MoneyStyles = NumberStyles.Number | NumberStyles.AllowExponent;
+    private const NumberStyles MoneyStyles = NumberStyles.Number | NumberStyles.AllowExponent;
 
     public static decimal ParseMoney(string text) => decimal.Parse(text, MoneyStyles, CultureInfo.InvariantCulture);
 
@@ -62,6 +62,26 @@ internal static class SqliteValues
 
     public static DateTimeOffset ParseTime(ReadOnlySpan<char> text) =>
         DateTimeOffset.ParseExact(text, "O", CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind);
+
+    /// <summary><see cref="ParseTime(ReadOnlySpan{char})"/> of a column's UTF-8 text (a round-trip time is ASCII).</summary>
+    public static DateTimeOffset ParseTime(ReadOnlySpan<byte> utf8)
+    {
+        Span<char> text = stackalloc char[64];
+        return utf8.Length <= text.Length && System.Text.Ascii.ToUtf16(utf8, text, out var length) == System.Buffers.OperationStatus.Done
+            ? ParseTime(text[..length])
+            : ParseTime(System.Text.Encoding.UTF8.GetString(utf8));
+    }
+
+    /// <summary><see cref="ParseMoney(string)"/> of a column's UTF-8 text.</summary>
+    public static decimal ParseMoney(ReadOnlySpan<byte> utf8) =>
+        utf8.SequenceEqual("0"u8) ? 0m : decimal.Parse(utf8, MoneyStyles, CultureInfo.InvariantCulture);
+
+    /// <summary>A JSON value from a column's UTF-8 text, as <see cref="Element"/> reads it.</summary>
+    public static JsonElement ParseElement(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8);
+        return JsonElement.ParseValue(ref reader);
+    }
 
     private static JsonElement ParseElement(string text)
     {

@@ -340,14 +340,12 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
     {
         lock (_lock)
         {
-            return Task.FromResult(FindArtifactLocked(checkpointId, type, key)?.Current);
+            return Task.FromResult(FindArtifact(_checkpoints.GetValueOrDefault(checkpointId), type, key)?.Current);
         }
     }
 
-    private StoredArtifact? FindArtifactLocked(Guid checkpointId, string type, string key) =>
-        _checkpoints.TryGetValue(checkpointId, out var stored)
-            ? Array.Find(stored.Artifacts, a => a.Current.Type == type && a.Current.Key == key)
-            : null;
+    private static StoredArtifact? FindArtifact(StoredCheckpoint? stored, string type, string key) =>
+        stored is null ? null : Array.Find(stored.Artifacts, a => a.Current.Type == type && a.Current.Key == key);
 
     /// <inheritdoc />
     public Task<IReadOnlyList<ArtifactVersion>> GetArtifactHistoryAsync(Guid artifactId, CancellationToken cancellationToken = default)
@@ -376,7 +374,7 @@ public sealed class InMemoryCheckpointStore : ICheckpointStore, ICheckpointStore
         {
             var stored = _checkpoints.GetValueOrDefault(update.CheckpointId) ?? throw new CheckpointNotFoundException(update.CheckpointId);
             var checkpoint = stored.Checkpoint;
-            var artifact = FindArtifactLocked(update.CheckpointId, update.Type, update.Key);
+            var artifact = FindArtifact(stored, update.Type, update.Key);
             var (updated, history) = update.ApplyTo(checkpoint, artifact?.Current);
             artifact!.Add(updated, history);
             stored.Checkpoint = checkpoint with
